@@ -1,0 +1,682 @@
+/*
+ * The control thread: the socket, the attach handshake, lane lifetimes and signals.
+ *
+ * Everything here happens off the hot path. A client connects, sends a hello, and is
+ * checked (SO_PEERCRED against the allowed uid/gid lists, version, limits); it then
+ * receives the state and lane descriptors with SCM_RIGHTS and its lane is handed to the
+ * apply thread. When the client's socket closes, for whatever reason, including
+ * SIGKILL in the middle of a push, the lane is handed back, unmapped and freed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/atomic.h"
+#include "common/clock.h"
+#include "common/futex.h"
+#include "common/log.h"
+#include "daemon/daemon.h"
+
+#define HANDSHAKE_TIMEOUT_NS (5ull * 1000 * 1000 * 1000)
+#define MAX_PENDING	     64
+
+enum conn_kind { K_LISTEN = 1, K_SIGNAL, K_EVENT, K_PENDING, K_CLIENT };
+
+/* A connection that has not completed its hello yet. */
+struct pending {
+	int fd;
+	uint64_t deadline;
+	struct ucred cred;
+	uint8_t buf[sizeof(struct cairn_hello)];
+	size_t got;
+	struct pending *next;
+};
+
+struct control {
+	struct daemon *d;
+	int epfd;
+	int listen_fd;
+	int sig_fd;
+	struct pending *pending;
+	unsigned npending;
+	uint64_t attached, refused, reclaimed;
+	bool stopping;
+	bool apply_done;
+};
+
+static uint64_t tag(enum conn_kind k, uint64_t v)
+{
+	return ((uint64_t)k << 56) | v;
+}
+
+static int ep_add(struct control *c, int fd, enum conn_kind k, uint64_t v, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.u64 = tag(k, v)};
+	return epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static void publish(struct control *c)
+{
+	struct cairn_daemon_counters *k = c->d->counters;
+	/* Relaxed: these counters have this one writer. */
+	cairn__store_relaxed(&k->lanes_attached, c->attached);
+	cairn__store_relaxed(&k->attach_refused, c->refused);
+	cairn__store_relaxed(&k->lanes_reclaimed, c->reclaimed);
+}
+
+/* ---- the state segment ---- */
+
+static int make_state(struct daemon *d, int numa_node)
+{
+	cairn__state_plan(&d->state_layout);
+	int r = cairn__memfd_new("cairn-state", d->state_layout.size, &d->state_fd);
+	if (r < 0) {
+		cairn__error("cannot create the state segment: %s", strerror(-r));
+		return r;
+	}
+	r = cairn__map(d->state_fd, d->state_layout.size, true, &d->state);
+	if (r < 0) {
+		cairn__error("cannot map the state segment: %s", strerror(-r));
+		return r;
+	}
+	cairn__state_init(d->state, &d->state_layout, d->cfg.max_clients, d->cfg.cpu, numa_node);
+	/*
+	 * Our read-write mapping exists; from now on nobody can create another one, so every
+	 * host's mapping is read-only.
+	 */
+	r = cairn__seal_readonly(d->state_fd);
+	if (r < 0) {
+		cairn__error("cannot seal the state segment: %s", strerror(-r));
+		return r;
+	}
+	d->hdr = d->state;
+	d->counters = (void *)((char *)d->state + d->state_layout.counters_offset);
+	return 0;
+}
+
+/* ---- the listening socket ---- */
+
+static int prepare_dir(const char *path)
+{
+	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct stat st;
+	snprintf(buf, sizeof(buf), "%s", path);
+	const char *dir = dirname(buf);
+	if (stat(dir, &st) < 0) {
+		if (errno != ENOENT || mkdir(dir, 0750) < 0) {
+			int e = errno;
+			cairn__error("cannot create the socket directory %s: %s (create it, or "
+				     "choose another path with --socket)",
+				     dir, strerror(e));
+			return -e;
+		}
+		cairn__info("created socket directory %s (mode 0750)", dir);
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		cairn__error("%s is not a directory", dir);
+		return -ENOTDIR;
+	}
+	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+		cairn__warn("socket directory %s is writable by everyone: another user could "
+			    "replace the socket",
+			    dir);
+	}
+	return 0;
+}
+
+static int open_listener(struct control *c)
+{
+	const char *path = c->d->cfg.socket_path;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		cairn__error("socket path is too long (%zu bytes, at most %zu): %s", strlen(path),
+			     sizeof(sa.sun_path) - 1, path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	int r = prepare_dir(path);
+	if (r < 0) {
+		return r;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			cairn__error("%s exists and is not a socket; remove it or use --socket", path);
+			return -EEXIST;
+		}
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			cairn__error("another cairnd is already listening on %s", path);
+			return -EADDRINUSE;
+		}
+		if (probe >= 0) {
+			close(probe);
+		}
+		cairn__info("removing stale socket %s", path);
+		unlink(path);
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		return -errno;
+	}
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0660) < 0 ||
+	    listen(fd, 128) < 0) {
+		int e = errno;
+		cairn__error("cannot listen on %s: %s", path, strerror(e));
+		close(fd);
+		return -e;
+	}
+	c->listen_fd = fd;
+	return ep_add(c, fd, K_LISTEN, 0, EPOLLIN);
+}
+
+/* ---- the handshake ---- */
+
+static bool allowed(const struct cairnd_config *cfg, const struct ucred *cr)
+{
+	for (unsigned i = 0; i < cfg->n_allow_uid; i++) {
+		if (cfg->allow_uid[i] == cr->uid) {
+			return true;
+		}
+	}
+	for (unsigned i = 0; i < cfg->n_allow_gid; i++) {
+		if (cfg->allow_gid[i] == cr->gid) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static void send_welcome(int fd, int status, const struct lane *l, const int fds[2])
+{
+	struct cairn_welcome w;
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 2)];
+		struct cmsghdr align;
+	} ctl;
+	memset(&w, 0, sizeof(w));
+	memset(&ctl, 0, sizeof(ctl));
+	w.magic = CAIRN_WELCOME_MAGIC;
+	w.version_major = CAIRN_PROTO_MAJOR;
+	w.version_minor = CAIRN_PROTO_MINOR;
+	w.status = status;
+	if (l) {
+		w.lane_id = l->id;
+		w.client_id = l->client_id;
+	}
+	struct iovec iov = {.iov_base = &w, .iov_len = sizeof(w)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (fds) {
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * 2);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * 2);
+	}
+	ssize_t n;
+	do {
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	/* A client that vanished mid-handshake is noticed when its socket reports HUP. */
+}
+
+static void refuse(struct control *c, struct pending *p, int code, const char *why)
+{
+	cairn__warn("refused attach from pid %d uid %u gid %u: %s", (int)p->cred.pid,
+		    (unsigned)p->cred.uid, (unsigned)p->cred.gid, why);
+	send_welcome(p->fd, code, NULL, NULL);
+	c->refused++;
+	publish(c);
+}
+
+static struct lane *free_lane(struct daemon *d)
+{
+	for (uint32_t i = 0; i < d->cfg.max_clients; i++) {
+		if (d->lanes[i].phase == LANE_FREE) {
+			return &d->lanes[i];
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Completes the handshake of p, whose hello has fully arrived. On success the
+ * connection becomes the lane's socket; either way p itself is done.
+ */
+static void handshake(struct control *c, struct pending *p)
+{
+	struct daemon *d = c->d;
+	struct cairn_hello h;
+	struct cairn__lane_layout lay;
+	char why[160];
+	memcpy(&h, p->buf, sizeof(h));
+
+	if (!allowed(&d->cfg, &p->cred)) {
+		snprintf(why, sizeof(why),
+			 "uid %u / gid %u is not allowed (cairnd --allow-uid/--allow-gid)",
+			 (unsigned)p->cred.uid, (unsigned)p->cred.gid);
+		refuse(c, p, CAIRN_E_DENIED, why);
+		goto close;
+	}
+	if (h.magic != CAIRN_HELLO_MAGIC || h.flags != 0) {
+		refuse(c, p, CAIRN_E_HANDSHAKE, "malformed hello");
+		goto close;
+	}
+	if (h.version_major != CAIRN_PROTO_MAJOR) {
+		snprintf(why, sizeof(why), "protocol %u.%u, this daemon speaks %u.x",
+			 h.version_major, h.version_minor, CAIRN_PROTO_MAJOR);
+		refuse(c, p, CAIRN_E_VERSION, why);
+		goto close;
+	}
+	if (c->stopping) {
+		refuse(c, p, CAIRN_E_SHUTTING_DOWN, "shutting down");
+		goto close;
+	}
+	if (cairn__lane_plan(h.cmd_capacity, h.res_capacity, h.blob_size, &lay) < 0) {
+		snprintf(why, sizeof(why), "bad lane request (rings %u/%u slots, arena %u bytes)",
+			 h.cmd_capacity, h.res_capacity, h.blob_size);
+		refuse(c, p, CAIRN_E_LAYOUT, why);
+		goto close;
+	}
+	struct lane *l = free_lane(d);
+	if (!l) {
+		snprintf(why, sizeof(why), "all %u lanes are in use (cairnd --max-clients)",
+			 d->cfg.max_clients);
+		refuse(c, p, CAIRN_E_TOO_MANY_CLIENTS, why);
+		goto close;
+	}
+
+	int lane_fd;
+	char memname[32];
+	snprintf(memname, sizeof(memname), "cairn-lane-%u", l->id);
+	int r = cairn__memfd_new(memname, lay.size, &lane_fd);
+	void *base = NULL;
+	if (r == 0) {
+		r = cairn__map(lane_fd, lay.size, true, &base);
+		if (r == 0) {
+			r = cairn__seal_size(lane_fd);
+		}
+	}
+	if (r < 0) {
+		snprintf(why, sizeof(why), "cannot create the lane: %s", strerror(-r));
+		refuse(c, p, CAIRN_E_TOO_MANY_CLIENTS, why);
+		if (base) {
+			munmap(base, lay.size);
+		}
+		if (r != -EMFILE) {
+			close(lane_fd);
+		}
+		goto close;
+	}
+	uint32_t id = l->id;
+	memset(l, 0, sizeof(*l));
+	l->id = id;
+	l->client_id = ++d->next_client_id;
+	l->sock = p->fd;
+	l->pid = p->cred.pid;
+	l->uid = p->cred.uid;
+	l->gid = p->cred.gid;
+	memcpy(l->name, h.name, CAIRN_NAME_SIZE);
+	l->name[CAIRN_NAME_SIZE] = '\0';
+	for (char *s = l->name; *s; s++) {
+		if (*s < 0x20 || *s > 0x7e) {
+			*s = '?'; /* the name is shown to operators: printable only */
+		}
+	}
+	l->attached_ns = cairn__now_ns();
+	l->base = base;
+	l->size = lay.size;
+	cairn__lane_init(base, &lay, l->id, l->client_id);
+	cairn__ring_attach(&l->cmd, (char *)base + lay.cmd_offset, lay.cmd_capacity);
+	cairn__ring_attach(&l->res, (char *)base + lay.res_offset, lay.res_capacity);
+	l->blob = (uint8_t *)base + lay.blob_offset;
+	l->blob_size = lay.blob_size;
+	l->phase = LANE_ATTACHING;
+
+	int fds[2] = {d->state_fd, lane_fd};
+	send_welcome(p->fd, 0, l, fds);
+	/* The client holds its own descriptor now; the mapping keeps ours alive. */
+	close(lane_fd);
+	c->attached++;
+	publish(c);
+	cairn__info("attached client %llu (pid %d uid %u, \"%s\") on lane %u: rings %u/%u, "
+		    "arena %llu KiB",
+		    (unsigned long long)l->client_id, (int)l->pid, (unsigned)l->uid, l->name, l->id,
+		    lay.cmd_capacity, lay.res_capacity, (unsigned long long)(lay.blob_size >> 10));
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u64 = tag(K_CLIENT, l->id)};
+	epoll_ctl(c->epfd, EPOLL_CTL_MOD, p->fd, &ev);
+	cairnd_post_to_apply(d, EV_ATTACH, l);
+	p->fd = -1; /* now owned by the lane */
+	return;
+close:
+	epoll_ctl(c->epfd, EPOLL_CTL_DEL, p->fd, NULL);
+	close(p->fd);
+	p->fd = -1;
+}
+
+static void remove_pending(struct control *c, struct pending *p)
+{
+	for (struct pending **pp = &c->pending; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	if (p->fd >= 0) {
+		epoll_ctl(c->epfd, EPOLL_CTL_DEL, p->fd, NULL);
+		close(p->fd);
+	}
+	c->npending--;
+	free(p);
+}
+
+static void accept_clients(struct control *c)
+{
+	for (;;) {
+		int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR) {
+				cairn__warn("accept: %s", strerror(errno));
+			}
+			return;
+		}
+		struct pending *p = calloc(1, sizeof(*p));
+		socklen_t len = sizeof(struct ucred);
+		if (!p || c->npending >= MAX_PENDING ||
+		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &p->cred, &len) < 0) {
+			cairn__warn("dropping a connection: %s",
+				    p ? "too many handshakes in progress" : "out of memory");
+			c->refused++;
+			publish(c);
+			free(p);
+			close(fd);
+			continue;
+		}
+		p->fd = fd;
+		p->deadline = cairn__now_ns() + HANDSHAKE_TIMEOUT_NS;
+		p->next = c->pending;
+		c->pending = p;
+		c->npending++;
+		if (ep_add(c, fd, K_PENDING, (uint64_t)(uintptr_t)p, EPOLLIN | EPOLLRDHUP) < 0) {
+			remove_pending(c, p);
+		}
+	}
+}
+
+static void read_hello(struct control *c, struct pending *p)
+{
+	ssize_t n;
+	do {
+		n = recv(p->fd, p->buf + p->got, sizeof(p->buf) - p->got, MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN) {
+		return;
+	}
+	if (n <= 0) {
+		remove_pending(c, p); /* gone before saying hello */
+		return;
+	}
+	p->got += (size_t)n;
+	if (p->got == sizeof(p->buf)) {
+		handshake(c, p);
+		remove_pending(c, p);
+	}
+}
+
+static void expire_pending(struct control *c)
+{
+	uint64_t now = cairn__now_ns();
+	struct pending *p = c->pending;
+	while (p) {
+		struct pending *next = p->next;
+		if (now >= p->deadline) {
+			refuse(c, p, CAIRN_E_HANDSHAKE, "no hello within 5 s");
+			remove_pending(c, p);
+		}
+		p = next;
+	}
+}
+
+/* ---- lane lifetimes ---- */
+
+static void client_event(struct control *c, uint32_t lane_id)
+{
+	struct lane *l = &c->d->lanes[lane_id];
+	char buf[256];
+	ssize_t n;
+	if (l->phase != LANE_ATTACHING && l->phase != LANE_ACTIVE) {
+		return;
+	}
+	/* Clients send nothing after the hello; read until EOF or until nothing is left. */
+	do {
+		n = recv(l->sock, buf, sizeof(buf), MSG_DONTWAIT);
+	} while (n > 0 || (n < 0 && errno == EINTR));
+	if (n < 0 && errno == EAGAIN) {
+		return;
+	}
+	epoll_ctl(c->epfd, EPOLL_CTL_DEL, l->sock, NULL);
+	l->phase = LANE_DETACHING;
+	cairnd_post_to_apply(c->d, EV_DETACH, l);
+}
+
+static void release_lane(struct control *c, struct lane *l)
+{
+	if (l->sock >= 0) {
+		epoll_ctl(c->epfd, EPOLL_CTL_DEL, l->sock, NULL);
+		close(l->sock);
+		l->sock = -1;
+	}
+	if (!l->dropped) {
+		c->reclaimed++;
+	}
+	cairn__info("%s lane %u of client %llu (pid %d)", l->dropped ? "freed dropped" : "reclaimed",
+		    l->id, (unsigned long long)l->client_id, (int)l->pid);
+	munmap(l->base, l->size);
+	l->base = NULL;
+	l->phase = LANE_FREE;
+	publish(c);
+}
+
+static void apply_messages(struct control *c)
+{
+	struct daemon *d = c->d;
+	uint64_t v;
+	ssize_t r = read(d->control_efd, &v, sizeof(v));
+	(void)r;
+	for (;;) {
+		struct lane_msg m;
+		pthread_mutex_lock(&d->to_control_lock);
+		bool any = d->n_to_control > 0;
+		if (any) {
+			m = d->to_control[0];
+			memmove(d->to_control, d->to_control + 1,
+				(--d->n_to_control) * sizeof(d->to_control[0]));
+		}
+		pthread_mutex_unlock(&d->to_control_lock);
+		if (!any) {
+			return;
+		}
+		if (m.lane) {
+			release_lane(c, m.lane);
+		} else {
+			c->apply_done = true;
+		}
+	}
+}
+
+static void begin_stop(struct control *c, const char *why)
+{
+	if (c->stopping) {
+		return;
+	}
+	cairn__info("%s: draining pending commands, then exiting", why);
+	c->stopping = true;
+	cairn__store_relaxed(&c->d->hdr->daemon_state, CAIRN_DAEMON_DRAINING);
+	epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->listen_fd, NULL);
+	close(c->listen_fd);
+	c->listen_fd = -1;
+	unlink(c->d->cfg.socket_path);
+	cairn__store_release(&c->d->stopping, 1);
+	cairn__add_seq_cst(&c->d->apply_bell, 1);
+	cairn__futex_wake(&c->d->apply_bell, 1);
+}
+
+static void *apply_trampoline(void *arg)
+{
+	struct daemon *d = arg;
+	cairnd_apply_main(d);
+	/* A NULL lane tells the control thread that the apply thread has finished. */
+	cairnd_post_to_control(d, EV_RELEASED, NULL);
+	return NULL;
+}
+
+static int start_apply(struct daemon *d)
+{
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	if (d->cfg.cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(d->cfg.cpu, &set);
+		pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	}
+	int r = pthread_create(&d->apply_thread, &attr, apply_trampoline, d);
+	pthread_attr_destroy(&attr);
+	if (r != 0) {
+		cairn__error("cannot start the apply thread%s: %s",
+			     d->cfg.cpu >= 0 ? " on the requested CPU" : "", strerror(r));
+		return -r;
+	}
+	pthread_setname_np(d->apply_thread, "cairn-apply");
+	return 0;
+}
+
+int cairnd_run(struct daemon *d)
+{
+	struct control c = {.d = d, .listen_fd = -1, .sig_fd = -1};
+	sigset_t mask;
+	int r;
+
+	d->lanes = calloc(d->cfg.max_clients, sizeof(d->lanes[0]));
+	d->to_apply = calloc((size_t)d->cfg.max_clients * 2 + 4, sizeof(d->to_apply[0]));
+	d->to_control = calloc((size_t)d->cfg.max_clients + 4, sizeof(d->to_control[0]));
+	if (!d->lanes || !d->to_apply || !d->to_control) {
+		cairn__error("out of memory");
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < d->cfg.max_clients; i++) {
+		d->lanes[i].id = i;
+		d->lanes[i].sock = -1;
+	}
+	pthread_mutex_init(&d->to_apply_lock, NULL);
+	pthread_mutex_init(&d->to_control_lock, NULL);
+
+	r = make_state(d, d->numa_node);
+	if (r < 0) {
+		return r;
+	}
+	/* Signals arrive through a signalfd here, never as handlers in the apply thread. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	c.epfd = epoll_create1(EPOLL_CLOEXEC);
+	c.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d->control_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c.epfd < 0 || c.sig_fd < 0 || d->control_efd < 0) {
+		cairn__error("cannot set up the control thread: %s", strerror(errno));
+		return -errno;
+	}
+	ep_add(&c, c.sig_fd, K_SIGNAL, 0, EPOLLIN);
+	ep_add(&c, d->control_efd, K_EVENT, 0, EPOLLIN);
+	r = open_listener(&c);
+	if (r < 0) {
+		return r;
+	}
+	r = start_apply(d);
+	if (r < 0) {
+		unlink(d->cfg.socket_path);
+		return r;
+	}
+	cairn__store_relaxed(&d->hdr->daemon_state, CAIRN_DAEMON_RUNNING);
+	cairn__info("listening on %s (max %u clients, protocol %d.%d)", d->cfg.socket_path,
+		    d->cfg.max_clients, CAIRN_PROTO_MAJOR, CAIRN_PROTO_MINOR);
+
+	while (!c.apply_done) {
+		struct epoll_event evs[32];
+		int n = epoll_wait(c.epfd, evs, 32, 100);
+		if (n < 0 && errno != EINTR) {
+			cairn__error("epoll_wait: %s", strerror(errno));
+			begin_stop(&c, "internal error");
+		}
+		for (int i = 0; i < n; i++) {
+			enum conn_kind k = (enum conn_kind)(evs[i].data.u64 >> 56);
+			uint64_t v = evs[i].data.u64 & ((UINT64_C(1) << 56) - 1);
+			switch (k) {
+			case K_LISTEN:
+				accept_clients(&c);
+				break;
+			case K_SIGNAL: {
+				struct signalfd_siginfo si;
+				while (read(c.sig_fd, &si, sizeof(si)) == sizeof(si)) {
+					begin_stop(&c, si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+				}
+				break;
+			}
+			case K_EVENT:
+				apply_messages(&c);
+				break;
+			case K_PENDING:
+				read_hello(&c, (struct pending *)(uintptr_t)v);
+				break;
+			case K_CLIENT:
+				client_event(&c, (uint32_t)v);
+				break;
+			}
+		}
+		expire_pending(&c);
+	}
+	pthread_join(d->apply_thread, NULL);
+	cairn__store_relaxed(&d->hdr->daemon_state, CAIRN_DAEMON_STOPPED);
+	for (uint32_t i = 0; i < d->cfg.max_clients; i++) {
+		struct lane *l = &d->lanes[i];
+		if (l->phase != LANE_FREE) {
+			cairn__store_release(&((struct cairn_lane_header *)l->base)->lane_state,
+					     CAIRN_LANE_CLOSED);
+			if (l->sock >= 0) {
+				close(l->sock);
+			}
+			munmap(l->base, l->size);
+		}
+	}
+	while (c.pending) {
+		remove_pending(&c, c.pending);
+	}
+	if (c.listen_fd >= 0) {
+		close(c.listen_fd);
+		unlink(d->cfg.socket_path);
+	}
+	close(c.epfd);
+	close(c.sig_fd);
+	close(d->control_efd);
+	return d->apply_result;
+}

@@ -1,0 +1,130 @@
+/*
+ * cairnd's internals: two threads and the lanes they share.
+ *
+ * The control thread owns the Unix socket: it accepts clients, checks their
+ * credentials, creates their lanes, notices when they go away, and handles signals.
+ * The apply thread owns every lane's rings: it is the only consumer of the command
+ * rings and the only producer of the result rings, and it applies commands in one total
+ * order. The two hand lanes to each other through a mutex-protected mailbox in the
+ * daemon's private memory (never in shared memory), and wake each other with a private
+ * futex (control -> apply) and an eventfd (apply -> control).
+ */
+#ifndef CAIRN_DAEMON_DAEMON_H
+#define CAIRN_DAEMON_DAEMON_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cairn/protocol.h"
+#include "shm/ring.h"
+#include "shm/segment.h"
+
+#define CAIRND_MAX_ALLOW 16
+
+struct cairnd_config {
+	const char *socket_path;
+	int cpu;		/* -1: not pinned */
+	uint32_t max_clients;
+	uint32_t batch;		/* commands taken from one lane per turn */
+	uint64_t spin_ns;	/* apply thread: busy-poll this long before yielding */
+	uint64_t yield_ns;	/* then yield this long before sleeping */
+	uint64_t drain_timeout_ns;
+	uid_t allow_uid[CAIRND_MAX_ALLOW];
+	unsigned n_allow_uid;
+	gid_t allow_gid[CAIRND_MAX_ALLOW];
+	unsigned n_allow_gid;
+	bool verbose;
+};
+
+/* Where a lane is in its life; each transition is made by one thread, named here. */
+enum lane_phase {
+	LANE_FREE,	 /* slot unused */
+	LANE_ATTACHING,	 /* control: created, queued for the apply thread */
+	LANE_ACTIVE,	 /* apply: being served */
+	LANE_DETACHING,	 /* control: client gone, queued for the apply thread */
+	LANE_RELEASED,	 /* apply: no longer touched by the apply thread; control frees it */
+};
+
+struct lane {
+	uint32_t id;
+	uint64_t client_id;
+	enum lane_phase phase;
+	int sock;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	char name[CAIRN_NAME_SIZE + 1];
+	uint64_t attached_ns;
+
+	/* The mapping and every size and offset: private copies, never re-read from it. */
+	void *base;
+	uint64_t size;
+	struct cairn__ring cmd;
+	struct cairn__ring res;
+	uint8_t *blob;
+	uint64_t blob_size;
+
+	/* Apply thread only. */
+	bool blocked;	  /* result ring full at the last turn */
+	bool dropped;	  /* rings found corrupted */
+};
+
+/* A message between the two threads about one lane. */
+enum lane_event { EV_ATTACH, EV_DETACH, EV_RELEASED };
+
+struct lane_msg {
+	enum lane_event ev;
+	struct lane *lane;
+};
+
+struct daemon {
+	struct cairnd_config cfg;
+	int numa_node; /* of cfg.cpu, or -1 */
+
+	/* The state segment: written by the daemon, read-only to hosts. */
+	int state_fd;
+	void *state;
+	struct cairn__state_layout state_layout;
+	struct cairn_state_header *hdr;
+	struct cairn_daemon_counters *counters;
+
+	struct lane *lanes; /* cfg.max_clients slots, indexed by lane id */
+	uint64_t next_client_id;
+
+	/* control -> apply */
+	pthread_mutex_t to_apply_lock;
+	struct lane_msg *to_apply;
+	size_t n_to_apply;
+	uint32_t apply_bell;	/* private futex: bumped after queueing */
+	uint32_t apply_pending; /* atomic: to_apply is non-empty */
+	uint32_t stopping;	/* atomic: drain and exit */
+
+	/* apply -> control */
+	pthread_mutex_t to_control_lock;
+	struct lane_msg *to_control;
+	size_t n_to_control;
+	int control_efd;
+
+	pthread_t apply_thread;
+	int apply_result; /* 0, or why the apply thread stopped early */
+};
+
+/* control.c */
+int cairnd_run(struct daemon *d);
+
+/* apply.c */
+void *cairnd_apply_main(void *arg);
+void cairnd_post_to_apply(struct daemon *d, enum lane_event ev, struct lane *l);
+void cairnd_post_to_control(struct daemon *d, enum lane_event ev, struct lane *l);
+
+/*
+ * handlers.c: applies one command, already copied out of the ring, and writes its
+ * result into *out. ingress_ns is the daemon's stamp for the command. Every field of
+ * cmd is untrusted; nothing is asserted on it.
+ */
+void cairnd_handle(struct daemon *d, struct lane *l, const struct cairn_msg *cmd,
+		   uint64_t ingress_ns, struct cairn_msg *out);
+
+#endif

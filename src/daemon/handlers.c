@@ -1,0 +1,122 @@
+/*
+ * Command handlers. The command was copied out of the lane before it got here, so the
+ * client cannot change it while it is checked; the blob arena, though, is still shared
+ * and is only ever read or written through bounds computed from private sizes.
+ */
+#include <string.h>
+
+#include "daemon/daemon.h"
+#include "protocol_desc.h"
+
+static void error_result(const struct cairn_msg *cmd, int code, uint32_t detail,
+			 struct cairn_msg *out)
+{
+	struct cairn_error_info e;
+	memset(out, 0, sizeof(*out));
+	memset(&e, 0, sizeof(e));
+	out->hdr.type = CAIRN_MSG_ERROR;
+	out->hdr.length = CAIRN_MSG_ERROR_LEN_MIN;
+	out->hdr.status = code;
+	out->hdr.request_id = cmd->hdr.request_id;
+	e.request_type = cmd->hdr.type;
+	e.detail = detail;
+	memcpy(out->payload, &e, sizeof(e));
+}
+
+static void reply(const struct cairn_msg *cmd, uint16_t type, uint8_t length,
+		  struct cairn_msg *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->hdr.type = type;
+	out->hdr.length = length;
+	out->hdr.request_id = cmd->hdr.request_id;
+}
+
+/* The descriptor of a command type, or NULL for results and unknown types. */
+static const struct cairn__msg_desc *command_desc(uint16_t type)
+{
+	if (type & CAIRN_REPLY_BIT) {
+		return NULL;
+	}
+	for (unsigned i = 0; i < CAIRN__PROTO_NMSGS; i++) {
+		if (cairn__proto_msgs[i].type == type) {
+			return &cairn__proto_msgs[i];
+		}
+	}
+	return NULL;
+}
+
+/* True when [off, off + len) lies inside an arena of size bytes. */
+static bool in_arena(uint64_t off, uint64_t len, uint64_t size)
+{
+	return off <= size && len <= size - off;
+}
+
+static void echo_blob(struct lane *l, const struct cairn_msg *cmd, struct cairn_msg *out)
+{
+	struct cairn_echo_blob q;
+	struct cairn_echo_blob_reply a;
+	memcpy(&q, cmd->payload, sizeof(q));
+	if (!in_arena(q.in_offset, q.in_length, l->blob_size)) {
+		error_result(cmd, CAIRN_E_BLOB_RANGE, q.in_offset, out);
+		return;
+	}
+	if (!in_arena(q.out_offset, q.out_capacity, l->blob_size)) {
+		error_result(cmd, CAIRN_E_BLOB_RANGE, q.out_offset, out);
+		return;
+	}
+	if (q.out_capacity < q.in_length) {
+		error_result(cmd, CAIRN_E_BLOB_TOO_SMALL, q.in_length, out);
+		return;
+	}
+	/* memmove: the client may have made the two regions overlap. */
+	memmove(l->blob + q.out_offset, l->blob + q.in_offset, q.in_length);
+	reply(cmd, CAIRN_MSG_ECHO_BLOB_REPLY, CAIRN_MSG_ECHO_BLOB_REPLY_LEN_MIN, out);
+	memset(&a, 0, sizeof(a));
+	a.out_offset = q.out_offset;
+	a.out_length = q.in_length;
+	memcpy(out->payload, &a, sizeof(a));
+}
+
+void cairnd_handle(struct daemon *d, struct lane *l, const struct cairn_msg *cmd,
+		   uint64_t ingress_ns, struct cairn_msg *out)
+{
+	(void)d;
+	const struct cairn__msg_desc *desc = command_desc(cmd->hdr.type);
+	if (!desc) {
+		error_result(cmd, CAIRN_E_UNKNOWN_TYPE, cmd->hdr.type, out);
+		return;
+	}
+	if (cmd->hdr.flags != 0) {
+		error_result(cmd, CAIRN_E_BAD_FLAGS, cmd->hdr.flags, out);
+		return;
+	}
+	if (cmd->hdr.length < desc->len_min || cmd->hdr.length > desc->len_max) {
+		error_result(cmd, CAIRN_E_BAD_LENGTH, cmd->hdr.length, out);
+		return;
+	}
+	switch (cmd->hdr.type) {
+	case CAIRN_MSG_PING: {
+		struct cairn_ping p;
+		struct cairn_pong q;
+		memcpy(&p, cmd->payload, sizeof(p));
+		memset(&q, 0, sizeof(q));
+		q.client_stamp = p.client_stamp;
+		q.ingress_ns = ingress_ns;
+		reply(cmd, CAIRN_MSG_PONG, CAIRN_MSG_PONG_LEN_MIN, out);
+		memcpy(out->payload, &q, sizeof(q));
+		return;
+	}
+	case CAIRN_MSG_ECHO:
+		reply(cmd, CAIRN_MSG_ECHO_REPLY, cmd->hdr.length, out);
+		memcpy(out->payload, cmd->payload, cmd->hdr.length);
+		return;
+	case CAIRN_MSG_ECHO_BLOB:
+		echo_blob(l, cmd, out);
+		return;
+	default:
+		/* A type the schema knows but this daemon does not serve. */
+		error_result(cmd, CAIRN_E_UNKNOWN_TYPE, cmd->hdr.type, out);
+		return;
+	}
+}

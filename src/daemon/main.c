@@ -1,0 +1,240 @@
+/*
+ * cairnd: the cairn daemon. Parses its flags, places itself, and runs the control and
+ * apply threads until SIGTERM or SIGINT, which drain every pending command first.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <numa.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cairn/cairn.h"
+#include "common/log.h"
+#include "daemon/daemon.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: cairnd [OPTION]...\n"
+		"The cairn daemon: owns the game state and answers hosts through shared memory.\n"
+		"\n"
+		"  --socket PATH          listen here (default: $CAIRN_SOCKET, else\n"
+		"                         $XDG_RUNTIME_DIR/cairn/cairnd.sock, else\n"
+		"                         /tmp/cairn-UID/cairnd.sock); the socket gets mode 0660\n"
+		"                         and a missing directory is created with mode 0750\n"
+		"  --cpu N                pin the apply thread to CPU N (default: not pinned)\n"
+		"  --max-clients N        lanes available to clients at once (default 64)\n"
+		"  --batch N              commands taken from one lane per turn (default 32)\n"
+		"  --spin-us N            when idle, busy-poll N us before yielding (default 200)\n"
+		"  --yield-us N           then yield N us before sleeping on doorbells (default 200)\n"
+		"  --allow-uid UID        let this uid attach (repeatable; default: our own uid)\n"
+		"  --allow-gid GID        let members of this gid attach (repeatable)\n"
+		"  --drain-timeout-ms N   on SIGTERM, wait at most N ms for clients to take their\n"
+		"                         results (default 5000)\n"
+		"  -v, --verbose          log debug messages\n"
+		"  -h, --help             show this help and exit\n"
+		"      --version          show the version and protocol version and exit\n"
+		"\n"
+		"SIGTERM or SIGINT stops accepting clients, answers every command already pushed,\n"
+		"and exits 0.\n");
+}
+
+static int parse_num(const char *flag, const char *s, long long lo, long long hi, long long *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || *end || end == s || v < lo || v > hi) {
+		fprintf(stderr, "cairnd: %s takes a whole number from %lld to %lld, not '%s'\n",
+			flag, lo, hi, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+enum {
+	OPT_SOCKET = 256,
+	OPT_CPU,
+	OPT_MAX_CLIENTS,
+	OPT_BATCH,
+	OPT_SPIN,
+	OPT_YIELD,
+	OPT_UID,
+	OPT_GID,
+	OPT_DRAIN,
+	OPT_VERSION,
+};
+
+static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *sockbuf,
+		      size_t socklen)
+{
+	static const struct option opts[] = {
+		{"socket", required_argument, NULL, OPT_SOCKET},
+		{"cpu", required_argument, NULL, OPT_CPU},
+		{"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
+		{"batch", required_argument, NULL, OPT_BATCH},
+		{"spin-us", required_argument, NULL, OPT_SPIN},
+		{"yield-us", required_argument, NULL, OPT_YIELD},
+		{"allow-uid", required_argument, NULL, OPT_UID},
+		{"allow-gid", required_argument, NULL, OPT_GID},
+		{"drain-timeout-ms", required_argument, NULL, OPT_DRAIN},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{0},
+	};
+	long long v;
+	int o;
+	bool own_uid = true;
+	while ((o = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (o) {
+		case OPT_SOCKET:
+			cfg->socket_path = optarg;
+			break;
+		case OPT_CPU:
+			if (parse_num("--cpu", optarg, 0, CPU_SETSIZE - 1, &v) < 0) {
+				return -1;
+			}
+			cfg->cpu = (int)v;
+			break;
+		case OPT_MAX_CLIENTS:
+			if (parse_num("--max-clients", optarg, 1, 4096, &v) < 0) {
+				return -1;
+			}
+			cfg->max_clients = (uint32_t)v;
+			break;
+		case OPT_BATCH:
+			if (parse_num("--batch", optarg, 1, 4096, &v) < 0) {
+				return -1;
+			}
+			cfg->batch = (uint32_t)v;
+			break;
+		case OPT_SPIN:
+			if (parse_num("--spin-us", optarg, 0, 10000000, &v) < 0) {
+				return -1;
+			}
+			cfg->spin_ns = (uint64_t)v * 1000;
+			break;
+		case OPT_YIELD:
+			if (parse_num("--yield-us", optarg, 0, 10000000, &v) < 0) {
+				return -1;
+			}
+			cfg->yield_ns = (uint64_t)v * 1000;
+			break;
+		case OPT_UID:
+		case OPT_GID:
+			if (parse_num(o == OPT_UID ? "--allow-uid" : "--allow-gid", optarg, 0,
+				      UINT_MAX - 1, &v) < 0) {
+				return -1;
+			}
+			if ((o == OPT_UID ? cfg->n_allow_uid : cfg->n_allow_gid) >= CAIRND_MAX_ALLOW) {
+				fprintf(stderr, "cairnd: at most %d --allow-uid and %d --allow-gid\n",
+					CAIRND_MAX_ALLOW, CAIRND_MAX_ALLOW);
+				return -1;
+			}
+			if (o == OPT_UID) {
+				cfg->allow_uid[cfg->n_allow_uid++] = (uid_t)v;
+				own_uid = false;
+			} else {
+				cfg->allow_gid[cfg->n_allow_gid++] = (gid_t)v;
+			}
+			break;
+		case OPT_DRAIN:
+			if (parse_num("--drain-timeout-ms", optarg, 0, 3600000, &v) < 0) {
+				return -1;
+			}
+			cfg->drain_timeout_ns = (uint64_t)v * 1000000;
+			break;
+		case 'v':
+			cfg->verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case OPT_VERSION:
+			printf("cairnd %s (protocol %d.%d)\n", CAIRN_VERSION, CAIRN_PROTO_MAJOR,
+			       CAIRN_PROTO_MINOR);
+			exit(0);
+		default:
+			fprintf(stderr, "Try 'cairnd --help'.\n");
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "cairnd: unexpected argument '%s'\nTry 'cairnd --help'.\n",
+			argv[optind]);
+		return -1;
+	}
+	if (own_uid) {
+		cfg->allow_uid[cfg->n_allow_uid++] = getuid();
+	}
+	if (!cfg->socket_path) {
+		if (cairn_default_socket_path(sockbuf, socklen) < 0) {
+			fprintf(stderr, "cairnd: the default socket path is too long; use --socket\n");
+			return -1;
+		}
+		cfg->socket_path = sockbuf;
+	}
+	return 0;
+}
+
+/* Checks --cpu against the CPUs we may run on and finds its NUMA node. */
+static int place(struct daemon *d)
+{
+	d->numa_node = -1;
+	if (d->cfg.cpu < 0) {
+		cairn__info("apply thread not pinned (use --cpu N for stable latency)");
+		return 0;
+	}
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && !CPU_ISSET(d->cfg.cpu, &set)) {
+		cairn__error("--cpu %d: this process may not run on CPU %d (it may use %d CPUs; "
+			     "see 'nproc' and taskset)",
+			     d->cfg.cpu, d->cfg.cpu, CPU_COUNT(&set));
+		return -EINVAL;
+	}
+	if (numa_available() >= 0) {
+		d->numa_node = numa_node_of_cpu(d->cfg.cpu);
+		cairn__info("apply thread pinned to CPU %d, NUMA node %d of %d%s", d->cfg.cpu,
+			    d->numa_node, numa_max_node() + 1,
+			    numa_max_node() == 0 ? " (one node: nothing to place)" : "");
+	} else {
+		cairn__info("apply thread pinned to CPU %d; NUMA is not available here, memory "
+			    "stays where the kernel puts it",
+			    d->cfg.cpu);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon d;
+	char sockbuf[108];
+	d.cfg = (struct cairnd_config){
+		.cpu = -1,
+		.max_clients = 64,
+		.batch = 32,
+		.spin_ns = 200 * 1000,
+		.yield_ns = 200 * 1000,
+		.drain_timeout_ns = 5ull * 1000 * 1000 * 1000,
+	};
+	if (parse_args(argc, argv, &d.cfg, sockbuf, sizeof(sockbuf)) < 0) {
+		return 2;
+	}
+	cairn__log_init("cairnd", d.cfg.verbose ? CAIRN__LOG_DEBUG : CAIRN__LOG_INFO);
+	if (place(&d) < 0) {
+		return 1;
+	}
+	int r = cairnd_run(&d);
+	if (r < 0) {
+		cairn__error("exiting: %s", cairn_strerror(r));
+		return 1;
+	}
+	cairn__info("stopped cleanly");
+	return 0;
+}
