@@ -195,7 +195,12 @@ static void sleep_on_lanes(struct applier *a)
 	unsigned n = 0;
 	bool any_blocked = false;
 
-	v[n++] = (struct cairn__waitv){&d->apply_bell, cairn__load_acquire(&d->apply_bell), 1};
+	/*
+	 * apply_bell is woken with a shared FUTEX_WAKE (cairn__futex_wake), so it must be
+	 * waited on as a shared futex too: a private wait has a different key and would
+	 * never see that wake.
+	 */
+	v[n++] = (struct cairn__waitv){&d->apply_bell, cairn__load_acquire(&d->apply_bell), 0};
 	bool use_waitv = a->waitv_ok && a->nactive + 1 <= CAIRN__WAITV_MAX;
 	for (unsigned i = 0; i < a->nactive; i++) {
 		struct lane *l = a->active[i];
@@ -274,7 +279,11 @@ void *cairnd_apply_main(void *arg)
 		if (a.nactive) {
 			a.next = (a.next + 1) % a.nactive;
 		}
-		if ((++loops & 255) == 0 || did == 0) {
+		/*
+		 * The clock is read every 256 turns only: on an idle turn it would delay
+		 * noticing the next command, which is the latency every host sees.
+		 */
+		if ((++loops & 255) == 0) {
 			uint64_t now = cairn__now_ns();
 			if (now - last_beat >= HEARTBEAT_NS) {
 				last_beat = now;
@@ -304,6 +313,9 @@ void *cairnd_apply_main(void *arg)
 			 * turn goes straight back to sleep instead of spinning again.
 			 */
 			sleep_on_lanes(&a);
+			uint64_t now = cairn__now_ns();
+			last_beat = now;
+			cairn__store_relaxed(&d->hdr->heartbeat_ns, now);
 		}
 	}
 	publish_counters(&a);
