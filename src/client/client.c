@@ -313,12 +313,14 @@ CAIRN_API void cairn_close(cairn_client *c)
 static int dead_code(cairn_client *c)
 {
 	const struct cairn_lane_header *h = c->lane;
+	/* Relaxed: the daemon writes the state before closing the socket we saw close. */
 	return cairn__load_relaxed(&h->lane_state) == CAIRN_LANE_DROPPED ? -CAIRN_E_LANE_DROPPED
 									 : -CAIRN_E_DISCONNECTED;
 }
 
 CAIRN_API int cairn_check(cairn_client *c)
 {
+	/* Relaxed: dead only ever goes from 0 to a code; a late reader just asks the socket. */
 	int d = cairn__load_relaxed(&c->dead);
 	if (d) {
 		return d;
@@ -348,6 +350,7 @@ static int check_cmd(struct cairn_msg *m, bool call)
 
 static uint64_t fresh_id(cairn_client *c)
 {
+	/* Relaxed: only uniqueness matters, and the RMW gives it without ordering. */
 	return cairn__add_relaxed(&c->next_id, 1) & ~CAIRN_CALL_ID_BIT;
 }
 
@@ -434,10 +437,15 @@ static int route(cairn_client *c, const struct cairn_msg *m)
 			c->abandoned[i] = c->abandoned[--c->nabandoned];
 		} else {
 			r = list_push(&c->mailbox, m);
+			/*
+			 * Release, paired with the lock-free acquire in take_mailbox and
+			 * call_ready: a waiter that sees the count goes on to take the lock.
+			 */
 			cairn__store_release(&c->mailbox_count, c->mailbox.n);
 		}
 	} else {
 		r = list_push(&c->pollq, m);
+		/* Release, paired with the acquire in take_pollq and submit_ready. */
 		cairn__store_release(&c->pollq_count, c->pollq.n);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -449,6 +457,7 @@ static int route(cairn_client *c, const struct cairn_msg *m)
 /* Takes the first queued submit result, if any. */
 static bool take_pollq(cairn_client *c, struct cairn_msg *res)
 {
+	/* A lock-free peek; the list itself is read under the lock. */
 	if (cairn__load_acquire(&c->pollq_count) == 0) {
 		return false;
 	}
@@ -467,6 +476,7 @@ static bool take_pollq(cairn_client *c, struct cairn_msg *res)
 /* Takes the mailbox entry for call id, if it has arrived. */
 static bool take_mailbox(cairn_client *c, uint64_t id, struct cairn_msg *res)
 {
+	/* A lock-free peek; the list itself is read under the lock. */
 	if (cairn__load_acquire(&c->mailbox_count) == 0) {
 		return false;
 	}
@@ -732,6 +742,7 @@ CAIRN_API int cairn_daemon_info(cairn_client *c, struct cairn_daemon_info *info)
 		(const void *)((const char *)c->state + h->counters_offset);
 	memset(info, 0, sizeof(*info));
 	info->pid = h->daemon_pid;
+	/* Relaxed: each of these is a single value the daemon stores whole. */
 	info->state = cairn__load_relaxed(&h->daemon_state);
 	info->max_lanes = h->max_lanes;
 	info->apply_cpu = h->apply_cpu;
