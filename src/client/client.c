@@ -175,17 +175,23 @@ bad:
 	return -CAIRN_E_HANDSHAKE;
 }
 
-static int map_segments(cairn_client *c, int state_fd, int lane_fd)
+/* Maps a whole segment received from the daemon, refusing absurd sizes before mmap. */
+static int map_whole(int fd, bool writable, void **base, uint64_t *size)
 {
-	struct cairn__lane_layout l;
-	int r = cairn__fd_size(state_fd, &c->state_size);
+	int r = cairn__fd_size(fd, size);
 	if (r < 0) {
 		return r;
 	}
-	if (c->state_size == 0 || c->state_size > (UINT64_C(1) << 40)) {
+	if (*size == 0 || *size > (UINT64_C(1) << 40)) {
 		return -CAIRN_E_LAYOUT;
 	}
-	r = cairn__map(state_fd, c->state_size, false, &c->state);
+	return cairn__map(fd, *size, writable, base);
+}
+
+static int map_segments(cairn_client *c, int state_fd, int lane_fd)
+{
+	struct cairn__lane_layout l;
+	int r = map_whole(state_fd, false, &c->state, &c->state_size);
 	if (r < 0) {
 		return r;
 	}
@@ -193,14 +199,7 @@ static int map_segments(cairn_client *c, int state_fd, int lane_fd)
 	if (r < 0) {
 		return r;
 	}
-	r = cairn__fd_size(lane_fd, &c->lane_size);
-	if (r < 0) {
-		return r;
-	}
-	if (c->lane_size == 0 || c->lane_size > (UINT64_C(1) << 40)) {
-		return -CAIRN_E_LAYOUT;
-	}
-	r = cairn__map(lane_fd, c->lane_size, true, &c->lane);
+	r = map_whole(lane_fd, true, &c->lane, &c->lane_size);
 	if (r < 0) {
 		return r;
 	}
