@@ -363,6 +363,8 @@ def encode_vector(s, vec):
             raise SchemaError("vector field %s is not in struct %s" % (name, sname))
         off, es, c, k = layout[name]
         if es == 1 and c > 1:
+            if not isinstance(value, str):
+                raise SchemaError("%s: a byte array is written as a hex string" % name)
             data = bytes.fromhex(value)
             if len(data) > c:
                 raise SchemaError("%s: %d bytes do not fit in %d" % (name, len(data), c))
@@ -371,9 +373,16 @@ def encode_vector(s, vec):
         values = value if c > 1 else [value]
         if len(values) > c:
             raise SchemaError("%s: %d values do not fit in %d" % (name, len(values), c))
+        if not isinstance(values, list):
+            raise SchemaError("%s: an array of %d values is written as a list" % (name, c))
         for i, v in enumerate(values):
             v = parse_int(v)
-            buf[off + i * es:off + (i + 1) * es] = v.to_bytes(es, "little", signed=(k == "i"))
+            try:
+                raw = v.to_bytes(es, "little", signed=(k == "i"))
+            except OverflowError:
+                raise SchemaError("%s: %d does not fit in %d bytes (%s)"
+                                  % (name, v, es, "signed" if k == "i" else "unsigned"))
+            buf[off + i * es:off + (i + 1) * es] = raw
     return bytes(buf)
 
 

@@ -29,6 +29,10 @@ void cairn__ring_attach(struct cairn__ring *r, void *mem, uint32_t capacity)
 
 unsigned cairn__ring_push_batch(struct cairn__ring *r, const struct cairn_msg *m, unsigned n)
 {
+	/* With n == 0 the loop below would never claim anything and never stop. */
+	if (n == 0) {
+		return 0;
+	}
 	uint64_t pos = cairn__load_relaxed(&r->hdr->head);
 	unsigned k;
 	for (;;) {
@@ -66,6 +70,9 @@ unsigned cairn__ring_push_batch(struct cairn__ring *r, const struct cairn_msg *m
 
 unsigned cairn__ring_pop_batch(struct cairn__ring *r, struct cairn_msg *m, unsigned n)
 {
+	if (n == 0) {
+		return 0;
+	}
 	uint64_t pos = cairn__load_relaxed(&r->hdr->tail);
 	unsigned k;
 	for (;;) {
