@@ -94,7 +94,8 @@ CAIRN_API int cairn_msg_init(struct cairn_msg *m, uint16_t type, uint8_t length)
 /*
  * Pushes one command without waiting. If cmd->hdr.request_id is 0 a fresh id is
  * assigned and written back into cmd. Its result is taken later with cairn_poll or
- * cairn_wait. Returns 0, -EAGAIN (command ring full: retry later), -EINVAL (request id
+ * cairn_wait. Returns 0, -EAGAIN (command ring full: the daemon applies a command only
+ * when its result has room, so take results with cairn_poll, then retry), -EINVAL (request id
  * with CAIRN_CALL_ID_BIT set, or a length above CAIRN_PAYLOAD_SIZE),
  * -CAIRN_E_DISCONNECTED or -CAIRN_E_LANE_DROPPED.
  */

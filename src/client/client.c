@@ -667,7 +667,17 @@ CAIRN_API int cairn_call(cairn_client *c, struct cairn_msg *cmd, struct cairn_ms
 
 	cairn__idle_init(&idle, c->spin_ns, YIELD_NS);
 	while (!cairn__ring_try_push(&c->cmd, cmd)) {
-		/* The ring is full: the daemon drains it quickly unless it is gone. */
+		/*
+		 * The ring is full. The daemon takes a command only when its result has room,
+		 * so move results out of the way (to their owners) while we wait.
+		 */
+		struct cairn_msg m;
+		while (cairn__ring_try_pop(&c->res, &m)) {
+			r = route(c, &m);
+			if (r < 0) {
+				return r;
+			}
+		}
 		r = cairn_check(c);
 		if (r < 0) {
 			return r;

@@ -39,6 +39,7 @@ struct applier {
 void cairnd_post_to_apply(struct daemon *d, enum lane_event ev, struct lane *l)
 {
 	pthread_mutex_lock(&d->to_apply_lock);
+	CAIRN_ASSERT(d->n_to_apply < d->queue_cap);
 	d->to_apply[d->n_to_apply++] = (struct lane_msg){ev, l};
 	pthread_mutex_unlock(&d->to_apply_lock);
 	/* Release: the queued message is visible to whoever sees the flag. */
@@ -51,6 +52,7 @@ void cairnd_post_to_control(struct daemon *d, enum lane_event ev, struct lane *l
 {
 	uint64_t one = 1;
 	pthread_mutex_lock(&d->to_control_lock);
+	CAIRN_ASSERT(d->n_to_control < d->queue_cap);
 	d->to_control[d->n_to_control++] = (struct lane_msg){ev, l};
 	pthread_mutex_unlock(&d->to_control_lock);
 	ssize_t w = write(d->control_efd, &one, sizeof(one));
@@ -95,8 +97,8 @@ static void drop_lane(struct applier *a, struct lane *l, const char *why)
 	cairn__doorbell_ring(&l->res.hdr->bell);
 	remove_active(a, l);
 	a->dropped++;
-	l->phase = LANE_RELEASED;
-	cairnd_post_to_control(a->d, EV_RELEASED, l);
+	/* The lane stays mapped until its EV_DETACH is answered with EV_RELEASED. */
+	cairnd_post_to_control(a->d, EV_DROPPED, l);
 }
 
 static void take_control_messages(struct applier *a)
@@ -121,17 +123,15 @@ static void take_control_messages(struct applier *a)
 		for (size_t i = 0; i < n; i++) {
 			struct lane *l = msgs[i].lane;
 			if (msgs[i].ev == EV_ATTACH) {
-				l->phase = LANE_ACTIVE;
 				a->active[a->nactive++] = l;
 			} else if (msgs[i].ev == EV_DETACH) {
 				if (!l->dropped) {
+					/* A dropped lane left the active set when it was dropped. */
 					remove_active(a, l);
 					struct cairn_lane_header *h = l->base;
 					cairn__store_release(&h->lane_state, CAIRN_LANE_CLOSED);
-					l->phase = LANE_RELEASED;
-					cairnd_post_to_control(d, EV_RELEASED, l);
 				}
-				/* A dropped lane was released already. */
+				cairnd_post_to_control(d, EV_RELEASED, l);
 			}
 		}
 	} while (n == 64);
@@ -240,13 +240,14 @@ static void sleep_on_lanes(struct applier *a)
 	}
 }
 
-/* True when no active lane has a command it could still apply. */
+/*
+ * True when no active lane has a command waiting. A lane whose result ring is full still
+ * counts as waiting: its client may yet read, and the drain timeout bounds the wait.
+ */
 static bool drained(struct applier *a)
 {
 	for (unsigned i = 0; i < a->nactive; i++) {
-		struct lane *l = a->active[i];
-		if (cairn__ring_owner_readable(&l->cmd) &&
-		    cairn__ring_owner_can_push(&l->res) == CAIRN__RING_OK) {
+		if (cairn__ring_owner_readable(&a->active[i]->cmd)) {
 			return false;
 		}
 	}

@@ -349,14 +349,15 @@ static void handshake(struct control *c, struct pending *p)
 	cairn__ring_attach(&l->res, (char *)base + lay.res_offset, lay.res_capacity);
 	l->blob = (uint8_t *)base + lay.blob_offset;
 	l->blob_size = lay.blob_size;
-	l->phase = LANE_ATTACHING;
+	l->phase = LANE_ATTACHED;
 
+	/* Counted before the welcome, so that a client never fails to see itself. */
+	c->attached++;
+	publish(c);
 	int fds[2] = {d->state_fd, lane_fd};
 	send_welcome(p->fd, 0, l, fds);
 	/* The client holds its own descriptor now; the mapping keeps ours alive. */
 	close(lane_fd);
-	c->attached++;
-	publish(c);
 	cairn__info("attached client %llu (pid %d uid %u, \"%s\") on lane %u: rings %u/%u, "
 		    "arena %llu KiB",
 		    (unsigned long long)l->client_id, (int)l->pid, (unsigned)l->uid, l->name, l->id,
@@ -457,12 +458,20 @@ static void expire_pending(struct control *c)
 
 /* ---- lane lifetimes ---- */
 
+/* Starts the end of a lane's life: the one EV_DETACH it will ever get. */
+static void detach(struct control *c, struct lane *l)
+{
+	epoll_ctl(c->epfd, EPOLL_CTL_DEL, l->sock, NULL);
+	l->phase = LANE_DETACHING;
+	cairnd_post_to_apply(c->d, EV_DETACH, l);
+}
+
 static void client_event(struct control *c, uint32_t lane_id)
 {
 	struct lane *l = &c->d->lanes[lane_id];
 	char buf[256];
 	ssize_t n;
-	if (l->phase != LANE_ATTACHING && l->phase != LANE_ACTIVE) {
+	if (l->phase != LANE_ATTACHED) {
 		return;
 	}
 	/* Clients send nothing after the hello; read until EOF or until nothing is left. */
@@ -472,9 +481,7 @@ static void client_event(struct control *c, uint32_t lane_id)
 	if (n < 0 && errno == EAGAIN) {
 		return;
 	}
-	epoll_ctl(c->epfd, EPOLL_CTL_DEL, l->sock, NULL);
-	l->phase = LANE_DETACHING;
-	cairnd_post_to_apply(c->d, EV_DETACH, l);
+	detach(c, l);
 }
 
 static void release_lane(struct control *c, struct lane *l)
@@ -514,10 +521,16 @@ static void apply_messages(struct control *c)
 		if (!any) {
 			return;
 		}
-		if (m.lane) {
-			release_lane(c, m.lane);
-		} else {
+		if (!m.lane) {
 			c->apply_done = true;
+		} else if (m.ev == EV_DROPPED) {
+			/* The client learns it from EOF (and the lane state) at once. */
+			shutdown(m.lane->sock, SHUT_RDWR);
+			if (m.lane->phase == LANE_ATTACHED) {
+				detach(c, m.lane);
+			}
+		} else {
+			release_lane(c, m.lane);
 		}
 	}
 }
@@ -576,8 +589,13 @@ int cairnd_run(struct daemon *d)
 	int r;
 
 	d->lanes = calloc(d->cfg.max_clients, sizeof(d->lanes[0]));
-	d->to_apply = calloc((size_t)d->cfg.max_clients * 2 + 4, sizeof(d->to_apply[0]));
-	d->to_control = calloc((size_t)d->cfg.max_clients + 4, sizeof(d->to_control[0]));
+	/*
+	 * A lane has at most two messages queued each way (ATTACH and DETACH; DROPPED and
+	 * RELEASED), plus the apply thread's final NULL.
+	 */
+	d->queue_cap = (size_t)d->cfg.max_clients * 2 + 1;
+	d->to_apply = calloc(d->queue_cap, sizeof(d->to_apply[0]));
+	d->to_control = calloc(d->queue_cap, sizeof(d->to_control[0]));
 	if (!d->lanes || !d->to_apply || !d->to_control) {
 		cairn__error("out of memory");
 		return -ENOMEM;

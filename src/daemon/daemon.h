@@ -38,13 +38,17 @@ struct cairnd_config {
 	bool verbose;
 };
 
-/* Where a lane is in its life; each transition is made by one thread, named here. */
+/*
+ * Where a lane is in its life, as the control thread sees it (only it reads or writes
+ * this). Every lane gets exactly one EV_ATTACH and one EV_DETACH from the control
+ * thread, and the apply thread answers the EV_DETACH with exactly one EV_RELEASED, after
+ * which it never touches the lane again. Only then is the slot freed, so no message
+ * about a lane can outlive it and reach the next client given the same slot.
+ */
 enum lane_phase {
-	LANE_FREE,	 /* slot unused */
-	LANE_ATTACHING,	 /* control: created, queued for the apply thread */
-	LANE_ACTIVE,	 /* apply: being served */
-	LANE_DETACHING,	 /* control: client gone, queued for the apply thread */
-	LANE_RELEASED,	 /* apply: no longer touched by the apply thread; control frees it */
+	LANE_FREE,	/* slot unused */
+	LANE_ATTACHED,	/* EV_ATTACH posted: the apply thread serves it (or will) */
+	LANE_DETACHING, /* EV_DETACH posted: waiting for EV_RELEASED */
 };
 
 struct lane {
@@ -67,12 +71,21 @@ struct lane {
 	uint64_t blob_size;
 
 	/* Apply thread only. */
-	bool blocked;	  /* result ring full at the last turn */
-	bool dropped;	  /* rings found corrupted */
+	bool blocked; /* result ring full at the last turn */
+	/*
+	 * Set by the apply thread before it posts EV_DROPPED; the control thread reads it
+	 * after taking that message from the mutex-protected queue.
+	 */
+	bool dropped; /* rings found corrupted */
 };
 
 /* A message between the two threads about one lane. */
-enum lane_event { EV_ATTACH, EV_DETACH, EV_RELEASED };
+enum lane_event {
+	EV_ATTACH,   /* control -> apply: start serving */
+	EV_DETACH,   /* control -> apply: stop serving, then answer EV_RELEASED */
+	EV_DROPPED,  /* apply -> control: corrupted rings, no longer served; close the socket */
+	EV_RELEASED, /* apply -> control: never touched again; free it (NULL: apply exited) */
+};
 
 struct lane_msg {
 	enum lane_event ev;
@@ -97,6 +110,7 @@ struct daemon {
 	pthread_mutex_t to_apply_lock;
 	struct lane_msg *to_apply;
 	size_t n_to_apply;
+	size_t queue_cap; /* of both queues: two messages per lane at most */
 	uint32_t apply_bell;	/* private futex: bumped after queueing */
 	uint32_t apply_pending; /* atomic: to_apply is non-empty */
 	uint32_t stopping;	/* atomic: drain and exit */
