@@ -93,7 +93,7 @@ static void fmt_ns(char *buf, size_t len, uint64_t ns)
 {
 	if (ns < 10000) {
 		snprintf(buf, len, "%llu ns", (unsigned long long)ns);
-	} else if (ns < 10000000) {
+	} else if (ns < 1000000) {
 		snprintf(buf, len, "%.1f us", (double)ns / 1e3);
 	} else {
 		snprintf(buf, len, "%.1f ms", (double)ns / 1e6);
