@@ -140,9 +140,16 @@ static int pin_child(int cpu, char *err, size_t len, const char *who)
 	return r;
 }
 
+/*
+ * How a row moves messages. MODE_OWNER pairs the host's push with the pop cairnd itself
+ * uses on command rings (one consumer, cursor in private memory, no CAS).
+ */
+enum mode { MODE_SINGLE, MODE_BATCH, MODE_OWNER };
+
 /* The consumer process. Returns its exit status. */
-static int consume(struct ring_bench *b, bool batch)
+static int consume(struct ring_bench *b, enum mode mode)
 {
+	bool batch = mode == MODE_BATCH;
 	struct ring_ctl *ctl = b->ctl;
 	const uint64_t n = b->o->messages;
 	struct cairn_msg buf[BATCH_MAX];
@@ -165,6 +172,8 @@ static int consume(struct ring_bench *b, bool batch)
 		unsigned k;
 		if (batch) {
 			k = cairn__ring_pop_batch(&b->ring, buf, (unsigned)b->o->batch);
+		} else if (mode == MODE_OWNER) {
+			k = cairn__ring_owner_pop(&b->ring, &buf[0]) == CAIRN__RING_OK ? 1 : 0;
 		} else {
 			k = cairn__ring_try_pop(&b->ring, &buf[0]) ? 1 : 0;
 		}
@@ -209,8 +218,9 @@ static int consume(struct ring_bench *b, bool batch)
 }
 
 /* The producer process. Returns its exit status. */
-static int produce(struct ring_bench *b, bool batch)
+static int produce(struct ring_bench *b, enum mode mode)
 {
+	bool batch = mode == MODE_BATCH;
 	struct ring_ctl *ctl = b->ctl;
 	const uint64_t n = b->o->messages;
 	struct cairn_msg buf[BATCH_MAX];
@@ -275,7 +285,7 @@ static int produce(struct ring_bench *b, bool batch)
  * *mps (millions of messages per second). Returns 0, or -errno with a message in err:
  * -EPROTO when the consumer found the messages wrong, -ETIMEDOUT, -ECHILD.
  */
-static int one_run(struct ring_bench *b, bool batch, double *mps, char *err, size_t errlen)
+static int one_run(struct ring_bench *b, enum mode mode, double *mps, char *err, size_t errlen)
 {
 	struct ring_ctl *ctl = b->ctl;
 	pid_t pids[2] = {0, 0};
@@ -297,7 +307,7 @@ static int one_run(struct ring_bench *b, bool batch, double *mps, char *err, siz
 			return -e;
 		}
 		if (pids[i] == 0) {
-			_exit(i == 0 ? consume(b, batch) : produce(b, batch));
+			_exit(i == 0 ? consume(b, mode) : produce(b, mode));
 		}
 	}
 	/* Generous: a minute plus 2 µs a message, a hundred times the expected time. */
@@ -486,21 +496,23 @@ static int place(const struct machine *m, struct ring_opts *o, bool cpu_flags, s
 }
 
 /* Measures one row (all its runs) and adds it and its target. Returns 0 or -errno. */
-static int run_row(struct ring_bench *b, struct report *rep, unsigned table, bool batch)
+static int run_row(struct ring_bench *b, struct report *rep, unsigned table, enum mode mode)
 {
 	const struct ring_opts *o = b->o;
 	char name[64], err[600];
 	double v[STATS_MAX_VALUES], med, min, max;
 
-	if (batch) {
+	if (mode == MODE_BATCH) {
 		snprintf(name, sizeof(name), "batch push/pop (%llu)", (unsigned long long)o->batch);
+	} else if (mode == MODE_OWNER) {
+		snprintf(name, sizeof(name), "push / daemon pop");
 	} else {
 		snprintf(name, sizeof(name), "single push/pop");
 	}
 	bench_progress("ring: %s, %llu runs of %llu messages...", name, (unsigned long long)o->runs,
 	               (unsigned long long)o->messages);
 	for (uint64_t i = 0; i < o->runs; i++) {
-		int r = one_run(b, batch, &v[i], err, sizeof(err));
+		int r = one_run(b, mode, &v[i], err, sizeof(err));
 		if (r < 0) {
 			bench_error(CMD, "%s, run %llu: %s", name, (unsigned long long)i + 1, err);
 			return r;
@@ -576,7 +588,8 @@ int bench_ring_main(int argc, char **argv)
 	b.ctl = b.mem;
 
 	unsigned table = report_table(&rep, "ring, one-way", true);
-	int failed = run_row(&b, &rep, table, false) < 0 || run_row(&b, &rep, table, true) < 0;
+	int failed = run_row(&b, &rep, table, MODE_SINGLE) < 0 ||
+	             run_row(&b, &rep, table, MODE_OWNER) < 0 || run_row(&b, &rep, table, MODE_BATCH) < 0;
 	munmap(b.mem, (size_t)b.size);
 	if (failed) {
 		return BENCH_FAIL;
