@@ -960,3 +960,13 @@ uint64_t h_raw_counter(const struct h_raw *r, size_t field)
 	return __atomic_load_n((const uint64_t *)((const char *)r->counters + field),
 	                       __ATOMIC_RELAXED);
 }
+
+struct cairn_msg h_ping_msg(uint64_t stamp)
+{
+	struct cairn_msg m;
+	struct cairn_ping p = {.client_stamp = stamp};
+	cairn_msg_init(&m, CAIRN_MSG_PING, CAIRN_MSG_PING_LEN_MIN);
+	memcpy(m.payload, &p, sizeof(p));
+	m.hdr.request_id = stamp;
+	return m;
+}

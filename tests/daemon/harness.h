@@ -225,4 +225,7 @@ uint32_t h_raw_lane_state(const struct h_raw *r);
 /* Reads a counter from the raw attach's state mapping. */
 uint64_t h_raw_counter(const struct h_raw *r, size_t field);
 
+/* A PING command whose client stamp and request id are both stamp. */
+struct cairn_msg h_ping_msg(uint64_t stamp);
+
 #endif

@@ -48,20 +48,10 @@ static void attach(struct h_raw *r, const char *name, uint32_t cmd_cap, uint32_t
 	}
 }
 
-static struct cairn_msg ping_msg(uint64_t stamp)
-{
-	struct cairn_msg m;
-	struct cairn_ping p = {.client_stamp = stamp};
-	cairn_msg_init(&m, CAIRN_MSG_PING, CAIRN_MSG_PING_LEN_MIN);
-	memcpy(m.payload, &p, sizeof(p));
-	m.hdr.request_id = stamp;
-	return m;
-}
-
 /* One honest round trip through the raw lane. */
 static void raw_ping(struct h_raw *r, uint64_t stamp)
 {
-	struct cairn_msg m = ping_msg(stamp), res;
+	struct cairn_msg m = h_ping_msg(stamp), res;
 	struct cairn_pong q;
 	ASSERT_TRUE(h_raw_push(r, &m));
 	if (!h_raw_pop(r, &res, 2000)) {
@@ -234,9 +224,9 @@ static void check_bogus_seq(void)
 					__atomic_store_n(&s->seq, bogus_seqs[i].seq(pos, r.res_cap),
 					                 __ATOMIC_RELEASE);
 				}
-				struct cairn_msg m = ping_msg(999);
+				struct cairn_msg m = h_ping_msg(999);
 				ASSERT_TRUE(h_raw_push(&r, &m));
-				m = ping_msg(1000);
+				m = h_ping_msg(1000);
 				ASSERT_TRUE(h_raw_push(&r, &m));
 			}
 			dropped++;
@@ -540,7 +530,7 @@ static void check_scattered_noise(void)
 			if (h_rng_below(&rng, 2)) {
 				garbage(&m, r.blob_size);
 			} else {
-				m = ping_msg(k);
+				m = h_ping_msg(k);
 			}
 			h_raw_push(&r, &m);
 			/* And take whatever looks published; the content may be noise too. */

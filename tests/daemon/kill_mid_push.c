@@ -137,16 +137,6 @@ static void claim_without_publishing(struct h_raw *r)
 	r->cmd_pos = pos + 1;
 }
 
-static struct cairn_msg ping_msg(uint64_t stamp)
-{
-	struct cairn_msg m;
-	struct cairn_ping p = {.client_stamp = stamp};
-	cairn_msg_init(&m, CAIRN_MSG_PING, CAIRN_MSG_PING_LEN_MIN);
-	memcpy(m.payload, &p, sizeof(p));
-	m.hdr.request_id = stamp;
-	return m;
-}
-
 static void expect_pong(struct h_raw *r, uint64_t stamp)
 {
 	struct cairn_msg res;
@@ -169,12 +159,12 @@ static void check_claim_no_publish(const struct h_daemon *d, struct h_pinger *go
 	/* First a slow producer, not a dead one: the lane waits for it and then goes on. */
 	h_hello_default(&h, "slow-producer");
 	ASSERT_EQ(h_raw_attach(d->sock, &h, &r), 0);
-	struct cairn_msg m = ping_msg(1);
+	struct cairn_msg m = h_ping_msg(1);
 	ASSERT_TRUE(h_raw_push(&r, &m));
 	expect_pong(&r, 1);
 	uint64_t held = r.cmd_pos;
 	claim_without_publishing(&r);
-	m = ping_msg(3);
+	m = h_ping_msg(3);
 	ASSERT_TRUE(h_raw_push(&r, &m));
 	uint64_t calls0 = h_pinger_calls(good);
 	ASSERT_TRUE(!h_raw_pop(&r, &res, 300));
@@ -183,7 +173,7 @@ static void check_claim_no_publish(const struct h_daemon *d, struct h_pinger *go
 	/* Now the claimed slot is written and published, 300 ms late. */
 	struct cairn_slot *s = &r.cmd_slots[held & (r.cmd_cap - 1)];
 	ASSERT_UEQ(__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE), held);
-	m = ping_msg(2);
+	m = h_ping_msg(2);
 	memcpy(&s->msg, &m, sizeof(m));
 	__atomic_store_n(&s->seq, held + 1, __ATOMIC_RELEASE);
 	h_raw_ring(&r);
@@ -200,7 +190,7 @@ static void check_claim_no_publish(const struct h_daemon *d, struct h_pinger *go
 	ASSERT_EQ(h_raw_attach(d->sock, &h, &r), 0);
 	claim_without_publishing(&r);
 	for (uint64_t i = 10; i < 20; i++) {
-		m = ping_msg(i);
+		m = h_ping_msg(i);
 		ASSERT_TRUE(h_raw_push(&r, &m));
 	}
 	calls0 = h_pinger_calls(good);
