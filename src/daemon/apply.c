@@ -126,7 +126,8 @@ static void take_control_messages(struct applier *a)
 				a->active[a->nactive++] = l;
 			} else if (msgs[i].ev == EV_DETACH) {
 				if (!l->dropped) {
-					/* A dropped lane left the active set when it was dropped. */
+					/* A dropped lane left the active set when it was dropped.
+					 */
 					remove_active(a, l);
 					struct cairn_lane_header *h = l->base;
 					cairn__store_release(&h->lane_state, CAIRN_LANE_CLOSED);

@@ -46,8 +46,8 @@ struct cairnd_config {
  * about a lane can outlive it and reach the next client given the same slot.
  */
 enum lane_phase {
-	LANE_FREE,	/* slot unused */
-	LANE_ATTACHED,	/* EV_ATTACH posted: the apply thread serves it (or will) */
+	LANE_FREE,      /* slot unused */
+	LANE_ATTACHED,  /* EV_ATTACH posted: the apply thread serves it (or will) */
 	LANE_DETACHING, /* EV_DETACH posted: waiting for EV_RELEASED */
 };
 
@@ -110,7 +110,7 @@ struct daemon {
 	pthread_mutex_t to_apply_lock;
 	struct lane_msg *to_apply;
 	size_t n_to_apply;
-	size_t queue_cap; /* of both queues: two messages per lane at most */
+	size_t queue_cap;       /* of both queues: two messages per lane at most */
 	uint32_t apply_bell;	/* private futex: bumped after queueing */
 	uint32_t apply_pending; /* atomic: to_apply is non-empty */
 	uint32_t stopping;	/* atomic: drain and exit */

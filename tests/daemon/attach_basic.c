@@ -37,9 +37,9 @@ static uint32_t expect_error(cairn_client *c, struct cairn_msg m, int code)
 	int r = cairn_call(c, &m, &res, 2 * SEC);
 	if (r != -code) {
 		T_FAILF("type 0x%x flags 0x%x length %u: cairn_call returned %d (%s), expected "
-		        "-%s",
-		        m.hdr.type, m.hdr.flags, m.hdr.length, r, cairn_strerror(r),
-		        cairn_error_name(code));
+			"-%s",
+			m.hdr.type, m.hdr.flags, m.hdr.length, r, cairn_strerror(r),
+			cairn_error_name(code));
 	}
 	ASSERT_EQ(res.hdr.type, CAIRN_MSG_ERROR);
 	ASSERT_EQ(res.hdr.status, code);
@@ -158,20 +158,20 @@ static void check_echo(cairn_client *c)
 }
 
 static struct cairn_msg blob_cmd(uint32_t in_off, uint32_t in_len, uint32_t out_off,
-                                 uint32_t out_cap)
+				 uint32_t out_cap)
 {
 	struct cairn_msg m = make(CAIRN_MSG_ECHO_BLOB, CAIRN_MSG_ECHO_BLOB_LEN_MIN);
 	struct cairn_echo_blob q = {.in_offset = in_off,
-	                            .in_length = in_len,
-	                            .out_offset = out_off,
-	                            .out_capacity = out_cap};
+				    .in_length = in_len,
+				    .out_offset = out_off,
+				    .out_capacity = out_cap};
 	memcpy(m.payload, &q, sizeof(q));
 	return m;
 }
 
 /* ECHO_BLOB that must succeed: out gets exactly the in bytes, nothing around it changes. */
 static void blob_ok(cairn_client *c, uint8_t *blob, size_t size, uint32_t in_off, uint32_t in_len,
-                    uint32_t out_off, uint32_t out_cap)
+		    uint32_t out_off, uint32_t out_cap)
 {
 	uint8_t *before = malloc(size);
 	ASSERT_TRUE(before != NULL);
@@ -224,7 +224,7 @@ static void check_echo_blob(cairn_client *c)
 	expect_error(c, blob_cmd(0xFFFFFF00u, 0x200, 0, 0x200), CAIRN_E_BLOB_RANGE);
 	expect_error(c, blob_cmd(0, 0x20, 0xFFFFFFF0u, 0x20), CAIRN_E_BLOB_RANGE);
 	expect_error(c, blob_cmd(0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu),
-	             CAIRN_E_BLOB_RANGE);
+		     CAIRN_E_BLOB_RANGE);
 	ASSERT_TRUE(memcmp(blob, before, size) == 0);
 	free(before);
 	struct cairn_msg m = blob_cmd(0, 16, 64, 16);
@@ -318,7 +318,7 @@ static void check_submit_wait(cairn_client *c)
 		}
 		if (i == N) {
 			T_FAILF("result with unknown request id %llu",
-			        (unsigned long long)res.hdr.request_id);
+				(unsigned long long)res.hdr.request_id);
 		}
 		ASSERT_TRUE(!seen[i]);
 		seen[i] = true;
@@ -381,21 +381,21 @@ static void check_strerror(void)
 		int code;
 		const char *name;
 	} names[] = {
-	        {CAIRN_E_BAD_MAGIC, "BAD_MAGIC"},
-	        {CAIRN_E_VERSION, "VERSION"},
-	        {CAIRN_E_LAYOUT, "LAYOUT"},
-	        {CAIRN_E_UNKNOWN_TYPE, "UNKNOWN_TYPE"},
-	        {CAIRN_E_BAD_LENGTH, "BAD_LENGTH"},
-	        {CAIRN_E_BAD_FLAGS, "BAD_FLAGS"},
-	        {CAIRN_E_BLOB_RANGE, "BLOB_RANGE"},
-	        {CAIRN_E_BLOB_TOO_SMALL, "BLOB_TOO_SMALL"},
-	        {CAIRN_E_DENIED, "DENIED"},
-	        {CAIRN_E_TOO_MANY_CLIENTS, "TOO_MANY_CLIENTS"},
-	        {CAIRN_E_HANDSHAKE, "HANDSHAKE"},
-	        {CAIRN_E_DISCONNECTED, "DISCONNECTED"},
-	        {CAIRN_E_LANE_DROPPED, "LANE_DROPPED"},
-	        {CAIRN_E_SHUTTING_DOWN, "SHUTTING_DOWN"},
-	        {CAIRN_E_BAD_REPLY, "BAD_REPLY"},
+		{CAIRN_E_BAD_MAGIC, "BAD_MAGIC"},
+		{CAIRN_E_VERSION, "VERSION"},
+		{CAIRN_E_LAYOUT, "LAYOUT"},
+		{CAIRN_E_UNKNOWN_TYPE, "UNKNOWN_TYPE"},
+		{CAIRN_E_BAD_LENGTH, "BAD_LENGTH"},
+		{CAIRN_E_BAD_FLAGS, "BAD_FLAGS"},
+		{CAIRN_E_BLOB_RANGE, "BLOB_RANGE"},
+		{CAIRN_E_BLOB_TOO_SMALL, "BLOB_TOO_SMALL"},
+		{CAIRN_E_DENIED, "DENIED"},
+		{CAIRN_E_TOO_MANY_CLIENTS, "TOO_MANY_CLIENTS"},
+		{CAIRN_E_HANDSHAKE, "HANDSHAKE"},
+		{CAIRN_E_DISCONNECTED, "DISCONNECTED"},
+		{CAIRN_E_LANE_DROPPED, "LANE_DROPPED"},
+		{CAIRN_E_SHUTTING_DOWN, "SHUTTING_DOWN"},
+		{CAIRN_E_BAD_REPLY, "BAD_REPLY"},
 	};
 	const char *unknown = cairn_strerror(-(CAIRN_E__LAST + 100));
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -449,7 +449,7 @@ static void check_segments(const struct h_daemon *d)
 	int seals = fcntl(state, F_GET_SEALS);
 	ASSERT_TRUE(seals >= 0);
 	ASSERT_TRUE((seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)) ==
-	            (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL));
+		    (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL));
 
 	off_t lsize = lseek(lane, 0, SEEK_END);
 	ASSERT_TRUE(lsize > 0);

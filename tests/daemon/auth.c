@@ -99,7 +99,7 @@ static void try_as(const char *sock, uid_t uid, gid_t gid, int expect)
 		cairn_client *c;
 		if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
 			fprintf(stderr, "cannot become uid %u gid %u: %s\n", (unsigned)uid,
-			        (unsigned)gid, strerror(errno));
+				(unsigned)gid, strerror(errno));
 			_exit(1);
 		}
 		/* Changing credentials clears the parent-death signal; set it again. */
@@ -111,10 +111,10 @@ static void try_as(const char *sock, uid_t uid, gid_t gid, int expect)
 		}
 		if (r != expect) {
 			fprintf(stderr,
-			        "as uid %u gid %u: cairn_open/ping returned %d (%s), expected %d "
-			        "(%s)\n",
-			        (unsigned)uid, (unsigned)gid, r, cairn_strerror(r), expect,
-			        cairn_strerror(expect));
+				"as uid %u gid %u: cairn_open/ping returned %d (%s), expected %d "
+				"(%s)\n",
+				(unsigned)uid, (unsigned)gid, r, cairn_strerror(r), expect,
+				cairn_strerror(expect));
 			_exit(1);
 		}
 		_exit(0);
@@ -228,10 +228,10 @@ static void check_handshakes(void)
 		int st = hello_status(d, &t[i].h);
 		if (st != t[i].status) {
 			T_FAILF("hello with %s: welcome status %d (%s), expected %d (%s)",
-			        t[i].what, st, cairn_error_name(st) ? cairn_error_name(st) : "?",
-			        t[i].status,
-			        cairn_error_name(t[i].status) ? cairn_error_name(t[i].status)
-			                                      : "0");
+				t[i].what, st, cairn_error_name(st) ? cairn_error_name(st) : "?",
+				t[i].status,
+				cairn_error_name(t[i].status) ? cairn_error_name(t[i].status)
+							      : "0");
 		}
 		refused += st != 0;
 	}
@@ -310,7 +310,7 @@ static void check_handshakes(void)
 	uint64_t counted = h_wait_counter(c, H_CTR(attach_refused), refused, true, 2000);
 	if (counted != refused) {
 		T_FAILF("counters.attach_refused is %llu, expected %u", (unsigned long long)counted,
-		        refused);
+			refused);
 	}
 	h_ok("counters.attach_refused = %u, exactly the refusals made here", refused);
 	cairn_close(c);

@@ -44,7 +44,7 @@ uint64_t h_now_ns(void)
 void h_sleep_us(uint64_t us)
 {
 	struct timespec ts = {.tv_sec = (time_t)(us / 1000000),
-	                      .tv_nsec = (long)(us % 1000000) * 1000};
+			      .tv_nsec = (long)(us % 1000000) * 1000};
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
 	}
 }
@@ -242,7 +242,7 @@ void h_init(int argc, char **argv, const char *name)
 	owner_pid = getpid();
 	if (argc < 2 || access(argv[1], X_OK) != 0) {
 		fprintf(stderr, "FAIL: usage: %s PATH-TO-CAIRND (got %s)\n", argv[0],
-		        argc < 2 ? "nothing" : argv[1]);
+			argc < 2 ? "nothing" : argv[1]);
 		exit(T_FAIL);
 	}
 	cairnd_path = argv[1];
@@ -504,7 +504,7 @@ void h_expect_clean_exit(struct h_daemon *d)
 	if (!WIFEXITED(d->status) || WEXITSTATUS(d->status) != 0) {
 		if (WIFSIGNALED(d->status)) {
 			T_FAILF("cairnd was killed by signal %d (%s)", WTERMSIG(d->status),
-			        strsignal(WTERMSIG(d->status)));
+				strsignal(WTERMSIG(d->status)));
 		}
 		T_FAILF("cairnd exited with status %d, expected 0", WEXITSTATUS(d->status));
 	}
@@ -590,7 +590,7 @@ int h_run(const char *const *args, int timeout_ms, char *out, size_t outlen)
 			out[k > 0 ? k : 0] = '\0';
 			close(fd);
 			T_FAILF("cairnd %s still ran after %d ms; output:\n%s",
-			        args[0] ? args[0] : "", timeout_ms, out);
+				args[0] ? args[0] : "", timeout_ms, out);
 		}
 		h_sleep_us(1000);
 	}
@@ -645,18 +645,18 @@ static void *pinger_main(void *arg)
 			memcpy(m.payload, &n, sizeof(n));
 			r = cairn_call(p->c, &m, &res, 2000000000ll);
 			if (r == 0 && (res.hdr.type != CAIRN_MSG_ECHO_REPLY ||
-			               res.hdr.length != m.hdr.length ||
-			               memcmp(res.payload, m.payload, m.hdr.length) != 0)) {
+				       res.hdr.length != m.hdr.length ||
+				       memcmp(res.payload, m.payload, m.hdr.length) != 0)) {
 				T_FAILF("pinger: call %llu got a wrong result (type 0x%x, length "
-				        "%u)",
-				        (unsigned long long)n, res.hdr.type, res.hdr.length);
+					"%u)",
+					(unsigned long long)n, res.hdr.type, res.hdr.length);
 			}
 		}
 		if (r != 0) {
 			T_FAILF("pinger: call %llu failed after %llu ms: %d (%s)",
-			        (unsigned long long)n,
-			        (unsigned long long)((h_now_ns() - t0) / 1000000), r,
-			        cairn_strerror(r));
+				(unsigned long long)n,
+				(unsigned long long)((h_now_ns() - t0) / 1000000), r,
+				cairn_strerror(r));
 		}
 		uint64_t dt = h_now_ns() - t0;
 		if (dt > p->max_ns) {
@@ -756,9 +756,9 @@ int h_recv_welcome(int fd, struct cairn_welcome *w, int fds[2], int *nfds, int t
 		}
 		struct iovec iov = {.iov_base = (char *)w + got, .iov_len = sizeof(*w) - got};
 		struct msghdr mh = {.msg_iov = &iov,
-		                    .msg_iovlen = 1,
-		                    .msg_control = ctl.buf,
-		                    .msg_controllen = sizeof(ctl.buf)};
+				    .msg_iovlen = 1,
+				    .msg_control = ctl.buf,
+				    .msg_controllen = sizeof(ctl.buf)};
 		ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
@@ -819,7 +819,7 @@ static void *map_fd(int fd, bool writable, uint64_t *size)
 	}
 	*size = (uint64_t)st.st_size;
 	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | (writable ? PROT_WRITE : 0),
-	               MAP_SHARED, fd, 0);
+		       MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
 		T_FAILF("mmap %s: %s", writable ? "read-write" : "read-only", strerror(errno));
 	}
@@ -870,11 +870,11 @@ int h_raw_attach(const char *sock, const struct cairn_hello *h, struct h_raw *r)
 	ASSERT_TRUE(r->cmd_cap >= 2 && (r->cmd_cap & (r->cmd_cap - 1)) == 0);
 	ASSERT_TRUE(r->res_cap >= 2 && (r->res_cap & (r->res_cap - 1)) == 0);
 	ASSERT_TRUE(r->hdr->cmd_ring_offset + sizeof(struct cairn_ring_header) +
-	                    (uint64_t)r->cmd_cap * sizeof(struct cairn_slot) <=
-	            r->lane_size);
+			    (uint64_t)r->cmd_cap * sizeof(struct cairn_slot) <=
+		    r->lane_size);
 	ASSERT_TRUE(r->hdr->res_ring_offset + sizeof(struct cairn_ring_header) +
-	                    (uint64_t)r->res_cap * sizeof(struct cairn_slot) <=
-	            r->lane_size);
+			    (uint64_t)r->res_cap * sizeof(struct cairn_slot) <=
+		    r->lane_size);
 	ASSERT_TRUE(r->hdr->blob_offset + r->hdr->blob_size <= r->lane_size);
 	r->cmd_hdr = (void *)((char *)r->lane + r->hdr->cmd_ring_offset);
 	r->res_hdr = (void *)((char *)r->lane + r->hdr->res_ring_offset);
@@ -958,7 +958,7 @@ uint32_t h_raw_lane_state(const struct h_raw *r)
 uint64_t h_raw_counter(const struct h_raw *r, size_t field)
 {
 	return __atomic_load_n((const uint64_t *)((const char *)r->counters + field),
-	                       __ATOMIC_RELAXED);
+			       __ATOMIC_RELAXED);
 }
 
 struct cairn_msg h_ping_msg(uint64_t stamp)

@@ -35,7 +35,7 @@ static struct h_daemon *d;
 static struct h_pinger good;
 
 static void attach(struct h_raw *r, const char *name, uint32_t cmd_cap, uint32_t res_cap,
-                   uint32_t blob)
+		   uint32_t blob)
 {
 	struct cairn_hello h;
 	h_hello_default(&h, name);
@@ -56,7 +56,7 @@ static void raw_ping(struct h_raw *r, uint64_t stamp)
 	ASSERT_TRUE(h_raw_push(r, &m));
 	if (!h_raw_pop(r, &res, 2000)) {
 		T_FAILF("no answer to PING %llu on lane %u in 2 s (lane_state %u)",
-		        (unsigned long long)stamp, r->welcome.lane_id, h_raw_lane_state(r));
+			(unsigned long long)stamp, r->welcome.lane_id, h_raw_lane_state(r));
 	}
 	ASSERT_EQ(res.hdr.type, CAIRN_MSG_PONG);
 	ASSERT_UEQ(res.hdr.request_id, stamp);
@@ -79,17 +79,17 @@ static void expect_dropped(struct h_raw *r, uint64_t dropped, uint64_t active, c
 		ASSERT_OK(cairn_daemon_info(good.c, &info));
 		uint64_t c = r->res_pos;
 		T_FAILF("%s: lanes_dropped is %llu after 5 s, expected %llu; lane_state %u; the "
-		        "other client made %llu calls meanwhile, heartbeat %llu ms old; our lane: "
-		        "command head %llu, seq at %llu = %llu; result seq at %llu, %llu = %llu, "
-		        "%llu",
-		        what, (unsigned long long)v, (unsigned long long)dropped,
-		        h_raw_lane_state(r), (unsigned long long)(h_pinger_calls(&good) - calls0),
-		        (unsigned long long)(info.heartbeat_age_ns / 1000000),
-		        (unsigned long long)r->cmd_pos, (unsigned long long)(r->cmd_pos - 1),
-		        (unsigned long long)r->cmd_slots[(r->cmd_pos - 1) & (r->cmd_cap - 1)].seq,
-		        (unsigned long long)c, (unsigned long long)(c + 1),
-		        (unsigned long long)r->res_slots[c & (r->res_cap - 1)].seq,
-		        (unsigned long long)r->res_slots[(c + 1) & (r->res_cap - 1)].seq);
+			"other client made %llu calls meanwhile, heartbeat %llu ms old; our lane: "
+			"command head %llu, seq at %llu = %llu; result seq at %llu, %llu = %llu, "
+			"%llu",
+			what, (unsigned long long)v, (unsigned long long)dropped,
+			h_raw_lane_state(r), (unsigned long long)(h_pinger_calls(&good) - calls0),
+			(unsigned long long)(info.heartbeat_age_ns / 1000000),
+			(unsigned long long)r->cmd_pos, (unsigned long long)(r->cmd_pos - 1),
+			(unsigned long long)r->cmd_slots[(r->cmd_pos - 1) & (r->cmd_cap - 1)].seq,
+			(unsigned long long)c, (unsigned long long)(c + 1),
+			(unsigned long long)r->res_slots[c & (r->res_cap - 1)].seq,
+			(unsigned long long)r->res_slots[(c + 1) & (r->res_cap - 1)].seq);
 	}
 	if (!h_wait_eof(r->sock, 2000)) {
 		T_FAILF("%s: the daemon did not close the dropped lane's socket within 2 s", what);
@@ -182,14 +182,14 @@ static uint64_t seq_random(uint64_t pos, uint64_t cap)
 }
 
 static const struct bogus bogus_seqs[] = {
-        {"pos + 7", seq_plus7},
-        {"pos + 2", seq_plus2},
-        {"pos + capacity + 1", seq_next_lap},
-        {"pos + capacity", seq_freed},
-        {"pos - 1", seq_minus1},
-        {"0", seq_zero},
-        {"2^64 - 1", seq_ones},
-        {"random", seq_random},
+	{"pos + 7", seq_plus7},
+	{"pos + 2", seq_plus2},
+	{"pos + capacity + 1", seq_next_lap},
+	{"pos + capacity", seq_freed},
+	{"pos - 1", seq_minus1},
+	{"0", seq_zero},
+	{"2^64 - 1", seq_ones},
+	{"random", seq_random},
 };
 #define NBOGUS (sizeof(bogus_seqs) / sizeof(bogus_seqs[0]))
 
@@ -209,7 +209,7 @@ static void check_bogus_seq(void)
 				uint64_t pos = r.cmd_pos;
 				struct cairn_slot *s = &r.cmd_slots[pos & (r.cmd_cap - 1)];
 				__atomic_store_n(&s->seq, bogus_seqs[i].seq(pos, r.cmd_cap),
-				                 __ATOMIC_RELEASE);
+						 __ATOMIC_RELEASE);
 				h_raw_ring(&r);
 			} else {
 				/*
@@ -222,7 +222,7 @@ static void check_bogus_seq(void)
 				for (uint64_t pos = r.res_pos; pos < r.res_pos + 2; pos++) {
 					struct cairn_slot *s = &r.res_slots[pos & (r.res_cap - 1)];
 					__atomic_store_n(&s->seq, bogus_seqs[i].seq(pos, r.res_cap),
-					                 __ATOMIC_RELEASE);
+							 __ATOMIC_RELEASE);
 				}
 				struct cairn_msg m = h_ping_msg(999);
 				ASSERT_TRUE(h_raw_push(&r, &m));
@@ -286,7 +286,7 @@ static void check_libcairn_dropped(void)
 	ASSERT_EQ(cairn_poll(c, &res), -CAIRN_E_LANE_DROPPED);
 	ASSERT_EQ(cairn_wait(c, &res, SEC), -CAIRN_E_LANE_DROPPED);
 	ASSERT_UEQ(h_wait_counter(good.c, H_CTR(lanes_dropped), dropped + 1, true, 2000),
-	           dropped + 1);
+		   dropped + 1);
 	cairn_close(c);
 	h_ok("(b) a libcairn client whose command ring was corrupted: cairn_call, cairn_check, "
 	     "cairn_submit, cairn_poll and cairn_wait all return LANE_DROPPED (\"%s\")",
@@ -358,15 +358,15 @@ static unsigned code_bit(int code)
 static void garbage(struct cairn_msg *m, uint64_t blob_size)
 {
 	static const uint16_t types[] = {0,
-	                                 CAIRN_MSG_PING,
-	                                 CAIRN_MSG_ECHO,
-	                                 CAIRN_MSG_ECHO_BLOB,
-	                                 CAIRN_MSG_PONG,
-	                                 CAIRN_MSG_ECHO_REPLY,
-	                                 CAIRN_MSG_ECHO_BLOB_REPLY,
-	                                 CAIRN_MSG_ERROR,
-	                                 4,
-	                                 0x7fff};
+					 CAIRN_MSG_PING,
+					 CAIRN_MSG_ECHO,
+					 CAIRN_MSG_ECHO_BLOB,
+					 CAIRN_MSG_PONG,
+					 CAIRN_MSG_ECHO_REPLY,
+					 CAIRN_MSG_ECHO_BLOB_REPLY,
+					 CAIRN_MSG_ERROR,
+					 4,
+					 0x7fff};
 	h_rng_fill(&rng, m, sizeof(*m));
 	/* Half plausible, half pure noise, field by field. */
 	if (h_rng_below(&rng, 2)) {
@@ -403,7 +403,7 @@ static void garbage(struct cairn_msg *m, uint64_t blob_size)
 }
 
 static void check_result(const struct cairn_msg *cmd, const struct cairn_msg *res,
-                         uint64_t blob_size, unsigned *errors, unsigned *replies)
+			 uint64_t blob_size, unsigned *errors, unsigned *replies)
 {
 	unsigned v = violations(cmd, blob_size);
 	ASSERT_UEQ(res->hdr.request_id, cmd->hdr.request_id);
@@ -411,9 +411,9 @@ static void check_result(const struct cairn_msg *cmd, const struct cairn_msg *re
 		struct cairn_error_info e;
 		if (res->hdr.type != CAIRN_MSG_ERROR || !(code_bit(res->hdr.status) & v)) {
 			T_FAILF("command type 0x%x flags 0x%x length %u: got type 0x%x status %d, "
-			        "expected an ERROR for violations 0x%x",
-			        cmd->hdr.type, cmd->hdr.flags, cmd->hdr.length, res->hdr.type,
-			        res->hdr.status, v);
+				"expected an ERROR for violations 0x%x",
+				cmd->hdr.type, cmd->hdr.flags, cmd->hdr.length, res->hdr.type,
+				res->hdr.status, v);
 		}
 		ASSERT_EQ(res->hdr.length, CAIRN_MSG_ERROR_LEN_MIN);
 		memcpy(&e, res->payload, sizeof(e));
@@ -455,10 +455,10 @@ static void check_garbage(void)
 		for (unsigned i = 0; i < BURST; i++) {
 			if (!h_raw_pop(&r, &res, 2000)) {
 				T_FAILF("no result for garbage command %u (type 0x%x flags 0x%x "
-				        "length "
-				        "%u) in 2 s, lane_state %u",
-				        done + i, cmds[i].hdr.type, cmds[i].hdr.flags,
-				        cmds[i].hdr.length, h_raw_lane_state(&r));
+					"length "
+					"%u) in 2 s, lane_state %u",
+					done + i, cmds[i].hdr.type, cmds[i].hdr.flags,
+					cmds[i].hdr.length, h_raw_lane_state(&r));
 			}
 			check_result(&cmds[i], &res, r.blob_size, &errors, &replies);
 		}
@@ -467,7 +467,7 @@ static void check_garbage(void)
 	raw_ping(&r, 7);
 	/* The pinger sends only valid commands: every new error result is one of ours. */
 	ASSERT_UEQ(h_wait_counter(good.c, H_CTR(errors), errors0 + errors, true, 2000),
-	           errors0 + errors);
+		   errors0 + errors);
 	h_raw_close(&r);
 	ASSERT_UEQ(h_wait_counter(good.c, H_CTR(lanes_active), 1, true, 2000), 1);
 	h_ok("(c) %u garbage messages with valid sequence numbers: %u error results, each with "
@@ -519,7 +519,7 @@ static void check_scattered_noise(void)
 		struct h_raw r;
 		struct cairn_msg m;
 		uint64_t released = h_counter(good.c, H_CTR(lanes_dropped)) +
-		                    h_counter(good.c, H_CTR(lanes_reclaimed));
+				    h_counter(good.c, H_CTR(lanes_reclaimed));
 		attach(&r, "scattered-noise", 64, 64, 4096);
 		struct h_raw ringer = {.cmd_hdr = r.cmd_hdr};
 		for (unsigned k = 0; k < SCRIBBLES; k++) {
@@ -621,7 +621,7 @@ static void *hangup_main(void *arg)
 		struct stat st;
 		ASSERT_EQ(fstat(fds[1], &st), 0);
 		char *lane = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		                  fds[1], 0);
+				  fds[1], 0);
 		ASSERT_TRUE(lane != MAP_FAILED);
 		close(fds[0]);
 		close(fds[1]);
@@ -644,7 +644,7 @@ static void check_hangup_race(void)
 {
 	struct hangup t[HANGUP_THREADS];
 	uint64_t released0 =
-	        h_counter(good.c, H_CTR(lanes_dropped)) + h_counter(good.c, H_CTR(lanes_reclaimed));
+		h_counter(good.c, H_CTR(lanes_dropped)) + h_counter(good.c, H_CTR(lanes_reclaimed));
 	uint64_t t0 = h_now_ns();
 	memset(t, 0, sizeof(t));
 	for (unsigned i = 0; i < HANGUP_THREADS; i++) {
@@ -658,8 +658,8 @@ static void check_hangup_race(void)
 		running = 0;
 		for (unsigned i = 0; i < HANGUP_THREADS; i++) {
 			running += __atomic_load_n(&t[i].iters, __ATOMIC_RELAXED) <
-			                   HANGUP_LANES / HANGUP_THREADS &&
-			           !__atomic_load_n(&t[i].lost, __ATOMIC_RELAXED);
+					   HANGUP_LANES / HANGUP_THREADS &&
+				   !__atomic_load_n(&t[i].lost, __ATOMIC_RELAXED);
 		}
 	}
 	uint64_t iters = 0, busy = 0, not_active = 0;
@@ -674,20 +674,20 @@ static void check_hangup_race(void)
 	}
 	if (died || (lost && h_wait_exit(d, 1000))) {
 		T_FAILF("cairnd died (%s %d) after %llu lanes were corrupted and hung up on at "
-		        "once",
-		        WIFSIGNALED(d->status) ? "signal" : "exit status",
-		        WIFSIGNALED(d->status) ? WTERMSIG(d->status) : WEXITSTATUS(d->status),
-		        (unsigned long long)iters);
+			"once",
+			WIFSIGNALED(d->status) ? "signal" : "exit status",
+			WIFSIGNALED(d->status) ? WTERMSIG(d->status) : WEXITSTATUS(d->status),
+			(unsigned long long)iters);
 	}
 	if (lost) {
 		T_FAILF("cairnd stopped accepting connections (%s) after %llu lanes were corrupted "
-		        "and hung up on at once",
-		        strerror(lost), (unsigned long long)iters);
+			"and hung up on at once",
+			strerror(lost), (unsigned long long)iters);
 	}
 	if (not_active) {
 		T_FAILF("%llu of %llu new clients got a lane that was not ACTIVE: an earlier "
-		        "client's end was applied to it",
-		        (unsigned long long)not_active, (unsigned long long)iters);
+			"client's end was applied to it",
+			(unsigned long long)not_active, (unsigned long long)iters);
 	}
 	ASSERT_UEQ(h_wait_counter(good.c, H_CTR(lanes_active), 1, true, 2000), 1);
 	uint64_t released = released0;
@@ -695,12 +695,12 @@ static void check_hangup_race(void)
 	while (released != released0 + iters && h_now_ns() < deadline) {
 		h_sleep_us(1000);
 		released = h_counter(good.c, H_CTR(lanes_dropped)) +
-		           h_counter(good.c, H_CTR(lanes_reclaimed));
+			   h_counter(good.c, H_CTR(lanes_reclaimed));
 	}
 	if (released != released0 + iters) {
 		T_FAILF("%llu lanes corrupted and hung up on, but %llu released (dropped + "
-		        "reclaimed)",
-		        (unsigned long long)iters, (unsigned long long)(released - released0));
+			"reclaimed)",
+			(unsigned long long)iters, (unsigned long long)(released - released0));
 	}
 	ASSERT_OK(cairn_ping(good.c, 2 * SEC));
 	h_ok("(e) %d threads for up to 5 s: %llu lanes corrupted and hung up on at once, each "

@@ -66,7 +66,7 @@ static void wait_ready(int fd, pid_t pid)
 		}
 		if (n == 0) {
 			T_FAILF("pusher %d exited before attaching (status %d)", (int)pid,
-			        h_wait_child(pid));
+				h_wait_child(pid));
 		}
 		ASSERT_TRUE(errno == EINTR);
 		ASSERT_TRUE(h_now_ns() < deadline);
@@ -79,12 +79,12 @@ static void expect_lanes(cairn_client *obs, uint64_t active, uint64_t reclaimed,
 	uint64_t r = h_wait_counter(obs, H_CTR(lanes_reclaimed), reclaimed, true, 2000);
 	if (r != reclaimed) {
 		T_FAILF("%s: lanes_reclaimed is %llu after 2 s, expected %llu", what,
-		        (unsigned long long)r, (unsigned long long)reclaimed);
+			(unsigned long long)r, (unsigned long long)reclaimed);
 	}
 	uint64_t a = h_wait_counter(obs, H_CTR(lanes_active), active, true, 2000);
 	if (a != active) {
 		T_FAILF("%s: lanes_active is %llu after 2 s, expected %llu", what,
-		        (unsigned long long)a, (unsigned long long)active);
+			(unsigned long long)a, (unsigned long long)active);
 	}
 }
 
@@ -133,7 +133,7 @@ static void claim_without_publishing(struct h_raw *r)
 {
 	uint64_t pos = r->cmd_pos;
 	ASSERT_TRUE(__atomic_compare_exchange_n(&r->cmd_hdr->head, &pos, pos + 1, false,
-	                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+						__ATOMIC_RELAXED, __ATOMIC_RELAXED));
 	r->cmd_pos = pos + 1;
 }
 

@@ -249,10 +249,10 @@ static void check_drain_slow_reader(void)
 	h_expect_clean_exit(d);
 	if (got != N) {
 		T_FAILF("a client with a 64-slot result ring that started reading 300 ms after "
-		        "SIGTERM got %u of its %d results (then %d, %s); the daemon %s instead of "
-		        "answering the rest within --drain-timeout-ms 5000",
-		        got, N, r, cairn_strerror(r),
-		        gone ? "had already exited at 300 ms" : "exited");
+			"SIGTERM got %u of its %d results (then %d, %s); the daemon %s instead of "
+			"answering the rest within --drain-timeout-ms 5000",
+			got, N, r, cairn_strerror(r),
+			gone ? "had already exited at 300 ms" : "exited");
 	}
 	h_ok("(b) a slow reader (64-slot result ring, 900 pushed, reading from 300 ms after "
 	     "SIGTERM): all 900 answered, then exit 0");
@@ -364,9 +364,9 @@ static void check_flags(void)
 {
 	char out[8192];
 	static const char *const flags[] = {
-	        "--socket",  "--cpu",      "--max-clients", "--batch",
-	        "--spin-us", "--yield-us", "--allow-uid",   "--allow-gid",
-	        "--verbose", "--help",     "--version",     "--drain-timeout-ms",
+		"--socket",  "--cpu",      "--max-clients", "--batch",
+		"--spin-us", "--yield-us", "--allow-uid",   "--allow-gid",
+		"--verbose", "--help",     "--version",     "--drain-timeout-ms",
 	};
 	int st = h_run(H_ARGS("--help"), 5000, out, sizeof(out));
 	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -393,31 +393,31 @@ static void check_flags(void)
 	static const struct {
 		const char *flag, *value, *says;
 	} bad[] = {
-	        {"--max-clients", "0", "--max-clients"},
-	        {"--max-clients", "abc", "--max-clients"},
-	        {"--max-clients", "4097", "--max-clients"},
-	        {"--max-clients", "", "--max-clients"},
-	        {"--max-clients", "12x", "--max-clients"},
-	        {"--cpu", "-1", "--cpu"},
-	        {"--cpu", "one", "--cpu"},
-	        {"--batch", "0", "--batch"},
-	        {"--spin-us", "-5", "--spin-us"},
-	        {"--yield-us", "99999999999999999999", "--yield-us"},
-	        {"--allow-uid", "-1", "--allow-uid"},
-	        {"--allow-uid", "root", "--allow-uid"},
-	        {"--allow-gid", "4294967295", "--allow-gid"},
-	        {"--drain-timeout-ms", "3600001", "--drain-timeout-ms"},
-	        {"--bogus", NULL, "--help"},
-	        {"stray-argument", NULL, "stray-argument"},
+		{"--max-clients", "0", "--max-clients"},
+		{"--max-clients", "abc", "--max-clients"},
+		{"--max-clients", "4097", "--max-clients"},
+		{"--max-clients", "", "--max-clients"},
+		{"--max-clients", "12x", "--max-clients"},
+		{"--cpu", "-1", "--cpu"},
+		{"--cpu", "one", "--cpu"},
+		{"--batch", "0", "--batch"},
+		{"--spin-us", "-5", "--spin-us"},
+		{"--yield-us", "99999999999999999999", "--yield-us"},
+		{"--allow-uid", "-1", "--allow-uid"},
+		{"--allow-uid", "root", "--allow-uid"},
+		{"--allow-gid", "4294967295", "--allow-gid"},
+		{"--drain-timeout-ms", "3600001", "--drain-timeout-ms"},
+		{"--bogus", NULL, "--help"},
+		{"stray-argument", NULL, "stray-argument"},
 	};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		const char *args[] = {"--socket", scratch->sock, bad[i].flag, bad[i].value, NULL};
 		st = h_run(args, 3000, out, sizeof(out));
 		if (!WIFEXITED(st) || WEXITSTATUS(st) != 2 || !strstr(out, bad[i].says)) {
 			T_FAILF("cairnd %s %s: status 0x%x, output \"%s\"; expected exit 2 and a "
-			        "message naming %s",
-			        bad[i].flag, bad[i].value ? bad[i].value : "", st, out,
-			        bad[i].says);
+				"message naming %s",
+				bad[i].flag, bad[i].value ? bad[i].value : "", st, out,
+				bad[i].says);
 		}
 	}
 	const char *many[2 * 17 + 3] = {"--socket", scratch->sock};

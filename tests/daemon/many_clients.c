@@ -53,16 +53,16 @@ static void *call_thread(void *arg)
 		int r = cairn_call(w->c, &m, &res, 10 * SEC);
 		if (r != 0) {
 			T_FAILF("pid %d thread %u call %llu: %d (%s)", (int)getpid(), w->idx,
-			        (unsigned long long)n, r, cairn_strerror(r));
+				(unsigned long long)n, r, cairn_strerror(r));
 		}
 		if (res.hdr.request_id != m.hdr.request_id ||
 		    res.hdr.type != CAIRN_MSG_ECHO_REPLY || res.hdr.length != m.hdr.length ||
 		    memcmp(res.payload, m.payload, m.hdr.length) != 0) {
 			T_FAILF("pid %d thread %u call %llu: got someone else's result (id %llx, "
-			        "type 0x%x, length %u) for id %llx",
-			        (int)getpid(), w->idx, (unsigned long long)n,
-			        (unsigned long long)res.hdr.request_id, res.hdr.type,
-			        res.hdr.length, (unsigned long long)m.hdr.request_id);
+				"type 0x%x, length %u) for id %llx",
+				(int)getpid(), w->idx, (unsigned long long)n,
+				(unsigned long long)res.hdr.request_id, res.hdr.type,
+				res.hdr.length, (unsigned long long)m.hdr.request_id);
 		}
 	}
 	return NULL;
@@ -70,7 +70,7 @@ static void *call_thread(void *arg)
 
 /* Takes one result for the burst in out[0..k): it must match one pending command. */
 static void take_result(const struct cairn_msg *res, struct cairn_msg *out, bool *pending,
-                        unsigned k)
+			unsigned k)
 {
 	unsigned i;
 	for (i = 0; i < k; i++) {
@@ -82,8 +82,8 @@ static void take_result(const struct cairn_msg *res, struct cairn_msg *out, bool
 	    res->hdr.length != out[i].hdr.length ||
 	    memcmp(res->payload, out[i].payload, res->hdr.length) != 0) {
 		T_FAILF("pid %d: cairn_wait returned a result that is not one of our pending "
-		        "commands (id %llx, type 0x%x)",
-		        (int)getpid(), (unsigned long long)res->hdr.request_id, res->hdr.type);
+			"commands (id %llx, type 0x%x)",
+			(int)getpid(), (unsigned long long)res->hdr.request_id, res->hdr.type);
 	}
 	pending[i] = false;
 }
@@ -128,7 +128,7 @@ static void *submit_thread(void *arg)
 			}
 			if (r != 0) {
 				T_FAILF("pid %d submit: %d (%s)", (int)getpid(), r,
-				        cairn_strerror(r));
+					cairn_strerror(r));
 			}
 		}
 		for (; got < k; got++) {
@@ -138,7 +138,7 @@ static void *submit_thread(void *arg)
 			}
 			if (r != 0) {
 				T_FAILF("pid %d wait: %d (%s) with %u of %u results", (int)getpid(),
-				        r, cairn_strerror(r), got, k);
+					r, cairn_strerror(r), got, k);
 			}
 			take_result(&res, out, pending, k);
 		}
@@ -153,10 +153,10 @@ static void *submit_thread(void *arg)
  * rings full, so those paths run too.
  */
 static const struct cairn_open_options ring_configs[] = {
-        {0},
-        {.cmd_capacity = 8, .res_capacity = 8},
-        {.cmd_capacity = 2, .res_capacity = 2},
-        {.cmd_capacity = 64, .res_capacity = 4},
+	{0},
+	{.cmd_capacity = 8, .res_capacity = 8},
+	{.cmd_capacity = 2, .res_capacity = 2},
+	{.cmd_capacity = 64, .res_capacity = 4},
 };
 #define NCONFIGS (sizeof(ring_configs) / sizeof(ring_configs[0]))
 
@@ -175,7 +175,7 @@ static int client_main(const char *sock, unsigned proc)
 		w[i].idx = i;
 		w[i].seed = h_seed + proc * 100 + i;
 		if (pthread_create(&w[i].tid, NULL, i < CALL_THREADS ? call_thread : submit_thread,
-		                   &w[i]) != 0) {
+				   &w[i]) != 0) {
 			fprintf(stderr, "client %u: pthread_create failed\n", proc);
 			return 1;
 		}

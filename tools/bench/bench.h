@@ -23,7 +23,7 @@ int bench_rtt_main(int argc, char **argv);
  * cmd ("ring"), and returns -EINVAL.
  */
 int bench_parse_count(const char *cmd, const char *flag, const char *s, uint64_t lo, uint64_t hi,
-                      uint64_t *out);
+		      uint64_t *out);
 
 /* Prints "Try 'cairn-bench cmd --help'." on stderr; returns BENCH_USAGE. */
 int bench_usage_hint(const char *cmd);

@@ -73,7 +73,7 @@ static int cpu_ticks(unsigned long long *busy, unsigned long long *total)
 		return -errno;
 	}
 	int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-	               &v[4], &v[5], &v[6], &v[7]);
+		       &v[4], &v[5], &v[6], &v[7]);
 	fclose(f);
 	if (n < 4) {
 		return -EPROTO;
@@ -167,8 +167,8 @@ void machine_format_cpus(const cpu_set_t *set, char *buf, size_t len)
 			last++;
 		}
 		int n = last == cpu ? snprintf(buf + used, len - used, "%s%d", used ? "," : "", cpu)
-		                    : snprintf(buf + used, len - used, "%s%d-%d", used ? "," : "",
-		                               cpu, last);
+				    : snprintf(buf + used, len - used, "%s%d-%d", used ? "," : "",
+					       cpu, last);
 		if (n < 0 || (size_t)n >= len - used) {
 			break;
 		}

@@ -19,10 +19,10 @@ struct subcommand {
 };
 
 static const struct subcommand subcommands[] = {
-        {"ring", bench_ring_main,
-         "one-way throughput of the shared-memory ring between two pinned processes"},
-        {"rtt", bench_rtt_main,
-         "round-trip latency of PING through cairnd, against a Unix socket echo; idle cost"},
+	{"ring", bench_ring_main,
+	 "one-way throughput of the shared-memory ring between two pinned processes"},
+	{"rtt", bench_rtt_main,
+	 "round-trip latency of PING through cairnd, against a Unix socket echo; idle cost"},
 };
 
 #define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))
@@ -30,27 +30,27 @@ static const struct subcommand subcommands[] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: cairn-bench COMMAND [OPTION]...\n"
-	           "Measures cairn on this machine and prints the figures with the machine, the\n"
-	           "placement of every thread, and the targets they are held against.\n"
-	           "\n"
-	           "Commands:\n");
+		   "Measures cairn on this machine and prints the figures with the machine, the\n"
+		   "placement of every thread, and the targets they are held against.\n"
+		   "\n"
+		   "Commands:\n");
 	for (size_t i = 0; i < NSUB; i++) {
 		fprintf(f, "  %-6s %s\n", subcommands[i].name, subcommands[i].summary);
 	}
 	fprintf(f, "\n"
-	           "Every command takes --help, --quick (a shorter run), --json (one JSON object\n"
-	           "on stdout) and --check (exit 1 when a target is missed). Progress goes to\n"
-	           "stderr.\n"
-	           "\n"
-	           "  -h, --help     show this help and exit\n"
-	           "      --version  show the version and exit\n"
-	           "\n"
-	           "Exit status: 0 measured, 1 a measurement failed or (with --check) missed its\n"
-	           "target, 2 bad usage.\n");
+		   "Every command takes --help, --quick (a shorter run), --json (one JSON object\n"
+		   "on stdout) and --check (exit 1 when a target is missed). Progress goes to\n"
+		   "stderr.\n"
+		   "\n"
+		   "  -h, --help     show this help and exit\n"
+		   "      --version  show the version and exit\n"
+		   "\n"
+		   "Exit status: 0 measured, 1 a measurement failed or (with --check) missed its\n"
+		   "target, 2 bad usage.\n");
 }
 
 int bench_parse_count(const char *cmd, const char *flag, const char *s, uint64_t lo, uint64_t hi,
-                      uint64_t *out)
+		      uint64_t *out)
 {
 	char *end;
 	errno = 0;
@@ -67,9 +67,9 @@ int bench_parse_count(const char *cmd, const char *flag, const char *s, uint64_t
 	if (errno || end == s || *end || s[0] == '-' || s[0] == '+' || v > UINT64_MAX / mul ||
 	    v * mul < lo || v * mul > hi) {
 		bench_error(cmd,
-		            "%s takes a whole number from %llu to %llu (k and M suffixes allowed), "
-		            "not '%s'",
-		            flag, (unsigned long long)lo, (unsigned long long)hi, s);
+			    "%s takes a whole number from %llu to %llu (k and M suffixes allowed), "
+			    "not '%s'",
+			    flag, (unsigned long long)lo, (unsigned long long)hi, s);
 		return -EINVAL;
 	}
 	*out = v * mul;

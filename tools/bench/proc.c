@@ -100,7 +100,7 @@ int proc_cpu_ticks(pid_t pid, uint64_t *ticks)
 	 */
 	char *p = strrchr(buf, ')');
 	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
-	                 &stime) != 2) {
+			 &stime) != 2) {
 		return -EPROTO;
 	}
 	*ticks = utime + stime;
@@ -128,7 +128,7 @@ void proc_describe(int status, char *buf, size_t len)
 		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 	} else if (WIFSIGNALED(status)) {
 		snprintf(buf, len, "was killed by signal %d (%s)", WTERMSIG(status),
-		         strsignal(WTERMSIG(status)));
+			 strsignal(WTERMSIG(status)));
 	} else {
 		snprintf(buf, len, "ended with wait status 0x%x", (unsigned)status);
 	}

@@ -17,7 +17,7 @@ void report_init(struct report *r, const char *bench, const char *title, const s
 }
 
 static struct report_kv *add_kv(struct report_kv *kv, unsigned *n, const char *key,
-                                const char *label)
+				const char *label)
 {
 	/* The benchmarks add a fixed, small number of entries: running out is a bug here. */
 	assert(*n < REPORT_MAX_KV);
@@ -71,7 +71,7 @@ struct report_row *report_row(struct report *r, unsigned table, const char *name
 }
 
 void report_field(struct report_row *row, const char *key, const char *label, enum report_unit unit,
-                  double value)
+		  double value)
 {
 	assert(row->nfields < REPORT_MAX_FIELDS);
 	row->f[row->nfields++] = (struct report_field){key, label, unit, value};
@@ -87,7 +87,7 @@ void report_line(struct report *r, const char *fmt, ...)
 }
 
 struct report_target *report_target(struct report *r, const char *what, enum report_unit unit,
-                                    enum report_op op, double limit, double value, bool measured)
+				    enum report_op op, double limit, double value, bool measured)
 {
 	assert(r->ntargets < REPORT_MAX_TARGETS);
 	struct report_target *t = &r->targets[r->ntargets++];
@@ -127,16 +127,16 @@ void report_format(enum report_unit unit, double v, char *buf, size_t len)
 			snprintf(buf, len, "%.0f ns", v);
 		} else if (v < 1e6) {
 			snprintf(buf, len,
-			         v < 1e4   ? "%.2f µs"
-			         : v < 1e5 ? "%.1f µs"
-			                   : "%.0f µs",
-			         v / 1e3);
+				 v < 1e4   ? "%.2f µs"
+				 : v < 1e5 ? "%.1f µs"
+					   : "%.0f µs",
+				 v / 1e3);
 		} else if (v < 1e9) {
 			snprintf(buf, len,
-			         v < 1e7   ? "%.2f ms"
-			         : v < 1e8 ? "%.1f ms"
-			                   : "%.0f ms",
-			         v / 1e6);
+				 v < 1e7   ? "%.2f ms"
+				 : v < 1e8 ? "%.1f ms"
+					   : "%.0f ms",
+				 v / 1e6);
 		} else {
 			snprintf(buf, len, "%.2f s", v / 1e9);
 		}
@@ -155,10 +155,10 @@ void report_format(enum report_unit unit, double v, char *buf, size_t len)
 		break;
 	case REPORT_PCT:
 		snprintf(buf, len,
-		         v != 0 && v < 0.1 ? "%.3f %%"
-		         : v < 10          ? "%.2f %%"
-		                           : "%.1f %%",
-		         v);
+			 v != 0 && v < 0.1 ? "%.3f %%"
+			 : v < 10          ? "%.2f %%"
+					   : "%.1f %%",
+			 v);
 		break;
 	case REPORT_RATIO:
 		snprintf(buf, len, v < 1 ? "%.3f×" : v < 10 ? "%.1f×" : "%.0f×", v);
@@ -232,7 +232,7 @@ static void print_table(const struct report *r, FILE *f, unsigned t)
 			report_format(row->f[j].unit, row->f[j].value, cell, sizeof(cell));
 			col_w[j] = width(cell) > col_w[j] ? width(cell) : col_w[j];
 			col_w[j] = width(row->f[j].label) > col_w[j] ? width(row->f[j].label)
-			                                             : col_w[j];
+								     : col_w[j];
 		}
 	}
 	if (!first) {
@@ -276,7 +276,7 @@ static void print_targets(const struct report *r, FILE *f)
 		report_format(t->unit, t->limit, limit, sizeof(limit));
 		snprintf(what[i], sizeof(what[i]), "%s %s %s", t->what, op_text(t->op), limit);
 		report_format(t->unit, t->measured ? t->value : (double)NAN, value[i],
-		              sizeof(value[i]));
+			      sizeof(value[i]));
 		what_w = width(what[i]) > what_w ? width(what[i]) : what_w;
 		value_w = width(value[i]) > value_w ? width(value[i]) : value_w;
 	}
@@ -303,12 +303,12 @@ static void print_text(const struct report *r, FILE *f)
 	machine_format_cpus(&m->usable, cpus, sizeof(cpus));
 	fprintf(f, "cairn-bench %s: %s\n\n", r->bench, r->title);
 	fprintf(f, "machine    %s%s, %ld online CPUs (this process may use %d: %s), %s\n",
-	        m->cpu_model, m->virtualized ? " (virtualized)" : "", m->online_cpus,
-	        m->usable_count, cpus, m->kernel);
+		m->cpu_model, m->virtualized ? " (virtualized)" : "", m->online_cpus,
+		m->usable_count, cpus, m->kernel);
 	if (m->busy_pct >= 0) {
 		fprintf(f, "           %.0f %% of all CPUs busy just before the run%s\n",
-		        m->busy_pct,
-		        m->busy_pct >= 10 ? " (something else runs: figures may suffer)" : "");
+			m->busy_pct,
+			m->busy_pct >= 10 ? " (something else runs: figures may suffer)" : "");
 	}
 	print_kv_block(f, "placement", r->placement, r->nplacement);
 	print_kv_block(f, "settings", r->params, r->nparams);
@@ -407,7 +407,7 @@ static void print_json(const struct report *r, FILE *f)
 	fputs(",\n  \"machine\": {\"cpu_model\": ", f);
 	json_str(f, m->cpu_model);
 	fprintf(f, ", \"virtualized\": %s, \"online_cpus\": %ld, \"usable_cpus\": ",
-	        m->virtualized ? "true" : "false", m->online_cpus);
+		m->virtualized ? "true" : "false", m->online_cpus);
 	json_str(f, cpus);
 	fputs(", \"kernel\": ", f);
 	json_str(f, m->kernel);
@@ -454,16 +454,16 @@ static void print_json(const struct report *r, FILE *f)
 		fputs(i ? ",\n    {\"what\": " : "\n    {\"what\": ", f);
 		json_str(f, t->what);
 		fprintf(f, ", \"op\": \"%s\", \"limit\": ",
-		        t->op == REPORT_AT_MOST ? "<="
-		        : t->op == REPORT_BELOW ? "<"
-		                                : ">=");
+			t->op == REPORT_AT_MOST ? "<="
+			: t->op == REPORT_BELOW ? "<"
+						: ">=");
 		json_num(f, t->limit);
 		fputs(", \"unit\": ", f);
 		json_str(f, unit_name(t->unit));
 		fputs(", \"value\": ", f);
 		json_num(f, t->measured ? t->value : (double)NAN);
 		fprintf(f, ", \"measured\": %s, \"met\": %s", t->measured ? "true" : "false",
-		        t->met ? "true" : "false");
+			t->met ? "true" : "false");
 		if (t->how[0]) {
 			fputs(", \"how\": ", f);
 			json_str(f, t->how);
@@ -471,7 +471,7 @@ static void print_json(const struct report *r, FILE *f)
 		fputc('}', f);
 	}
 	fprintf(f, "\n  ],\n  \"targets_met\": %s\n}\n",
-	        report_missed(r, false) ? "false" : "true");
+		report_missed(r, false) ? "false" : "true");
 }
 
 void report_print(const struct report *r, FILE *f, bool json)
@@ -498,7 +498,7 @@ unsigned report_missed(const struct report *r, bool print)
 			report_format(t->unit, t->limit, limit, sizeof(limit));
 			report_format(t->unit, t->value, value, sizeof(value));
 			fprintf(stderr, "cairn-bench %s: target missed: %s %s %s (measured %s)\n",
-			        r->bench, t->what, op_text(t->op), limit, value);
+				r->bench, t->what, op_text(t->op), limit, value);
 		}
 	}
 	return missed;

@@ -102,7 +102,7 @@ void report_init(struct report *r, const char *bench, const char *title, const s
 
 /* Says that who ran on cpus ("1", "0-1", "not pinned"). */
 __attribute__((format(printf, 3, 4))) void report_placement(struct report *r, const char *who,
-                                                            const char *fmt, ...);
+							    const char *fmt, ...);
 
 /* A setting of the run: a number or a string. */
 void report_param_num(struct report *r, const char *key, const char *label, double v);
@@ -117,7 +117,7 @@ struct report_row *report_row(struct report *r, unsigned table, const char *name
 
 /* Appends a field; key and label must be string literals (they are not copied). */
 void report_field(struct report_row *row, const char *key, const char *label, enum report_unit unit,
-                  double value);
+		  double value);
 
 /* A line of text shown after the tables (text output only). */
 __attribute__((format(printf, 2, 3))) void report_line(struct report *r, const char *fmt, ...);
@@ -127,7 +127,7 @@ __attribute__((format(printf, 2, 3))) void report_line(struct report *r, const c
  * here. Returns the target, so the caller may fill in how.
  */
 struct report_target *report_target(struct report *r, const char *what, enum report_unit unit,
-                                    enum report_op op, double limit, double value, bool measured);
+				    enum report_op op, double limit, double value, bool measured);
 
 /* Formats v in unit for text output into buf. */
 void report_format(enum report_unit unit, double v, char *buf, size_t len);

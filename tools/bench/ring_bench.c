@@ -76,27 +76,27 @@ struct ring_bench {
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "Usage: cairn-bench ring [OPTION]...\n"
-	        "One-way throughput of the shared-memory ring: a producer process pushes\n"
-	        "sequence-numbered 64-byte slots through a memfd-backed ring to a consumer "
-	        "process\n"
-	        "on another CPU, which checks the order and the count of every message. Two rows:\n"
-	        "one push/pop per message, and push/pop in batches.\n"
-	        "\n"
-	        "  --messages N       messages per run (default 50M; --quick: 5M)\n"
-	        "  --runs N           runs per row; median, min and max are reported\n"
-	        "                     (default 5; --quick: 3; at most %d)\n"
-	        "  --capacity N       ring slots, a power of two (default 4096)\n"
-	        "  --batch N          messages per push/pop in the batch row (default 32)\n"
-	        "  --producer-cpu N   pin the producer here (default: the first usable CPU)\n"
-	        "  --consumer-cpu N   pin the consumer here (default: the second usable CPU)\n"
-	        "  --quick            a short run: 5M messages, 3 runs\n"
-	        "  --json             print one JSON object instead of tables\n"
-	        "  --check            exit 1 if a target is missed (ring >= %.0f M msgs/s)\n"
-	        "  -h, --help         show this help and exit\n"
-	        "\n"
-	        "On a machine with one usable CPU both processes run unpinned, and say so.\n",
-	        STATS_MAX_VALUES, TARGET_MPS);
+		"Usage: cairn-bench ring [OPTION]...\n"
+		"One-way throughput of the shared-memory ring: a producer process pushes\n"
+		"sequence-numbered 64-byte slots through a memfd-backed ring to a consumer "
+		"process\n"
+		"on another CPU, which checks the order and the count of every message. Two rows:\n"
+		"one push/pop per message, and push/pop in batches.\n"
+		"\n"
+		"  --messages N       messages per run (default 50M; --quick: 5M)\n"
+		"  --runs N           runs per row; median, min and max are reported\n"
+		"                     (default 5; --quick: 3; at most %d)\n"
+		"  --capacity N       ring slots, a power of two (default 4096)\n"
+		"  --batch N          messages per push/pop in the batch row (default 32)\n"
+		"  --producer-cpu N   pin the producer here (default: the first usable CPU)\n"
+		"  --consumer-cpu N   pin the consumer here (default: the second usable CPU)\n"
+		"  --quick            a short run: 5M messages, 3 runs\n"
+		"  --json             print one JSON object instead of tables\n"
+		"  --check            exit 1 if a target is missed (ring >= %.0f M msgs/s)\n"
+		"  -h, --help         show this help and exit\n"
+		"\n"
+		"On a machine with one usable CPU both processes run unpinned, and say so.\n",
+		STATS_MAX_VALUES, TARGET_MPS);
 }
 
 /* Waits a little after a failed attempt; yields when the peer seems descheduled. */
@@ -157,7 +157,7 @@ static int consume(struct ring_bench *b, enum mode mode)
 	unsigned spins = 0;
 
 	if (pin_child(b->o->consumer_cpu, ctl->consumer_error, sizeof(ctl->consumer_error),
-	              "consumer") < 0) {
+		      "consumer") < 0) {
 		return 2;
 	}
 	prefault(b->mem, b->size);
@@ -190,10 +190,10 @@ static int consume(struct ring_bench *b, enum mode mode)
 		for (unsigned i = 0; i < k; i++, expect++) {
 			if (buf[i].hdr.request_id != expect) {
 				snprintf(ctl->consumer_error, sizeof(ctl->consumer_error),
-				         "message %llu of %llu carries sequence number %llu: the "
-				         "ring lost, duplicated or reordered messages",
-				         (unsigned long long)expect, (unsigned long long)n,
-				         (unsigned long long)buf[i].hdr.request_id);
+					 "message %llu of %llu carries sequence number %llu: the "
+					 "ring lost, duplicated or reordered messages",
+					 (unsigned long long)expect, (unsigned long long)n,
+					 (unsigned long long)buf[i].hdr.request_id);
 				return 1;
 			}
 		}
@@ -210,8 +210,8 @@ static int consume(struct ring_bench *b, enum mode mode)
 	}
 	if (cairn__ring_try_pop(&b->ring, &buf[0])) {
 		snprintf(ctl->consumer_error, sizeof(ctl->consumer_error),
-		         "after all %llu messages the ring still held one (sequence number %llu)",
-		         (unsigned long long)n, (unsigned long long)buf[0].hdr.request_id);
+			 "after all %llu messages the ring still held one (sequence number %llu)",
+			 (unsigned long long)n, (unsigned long long)buf[0].hdr.request_id);
 		return 1;
 	}
 	return 0;
@@ -227,7 +227,7 @@ static int produce(struct ring_bench *b, enum mode mode)
 	unsigned spins = 0;
 
 	if (pin_child(b->o->producer_cpu, ctl->producer_error, sizeof(ctl->producer_error),
-	              "producer") < 0) {
+		      "producer") < 0) {
 		return 2;
 	}
 	prefault(b->mem, b->size);
@@ -257,14 +257,14 @@ static int produce(struct ring_bench *b, enum mode mode)
 	} else {
 		for (uint64_t seq = 0; seq < n;) {
 			unsigned want =
-			        n - seq < b->o->batch ? (unsigned)(n - seq) : (unsigned)b->o->batch;
+				n - seq < b->o->batch ? (unsigned)(n - seq) : (unsigned)b->o->batch;
 			for (unsigned i = 0; i < want; i++) {
 				buf[i].hdr.request_id = seq + i;
 			}
 			/* A partial push leaves the rest of the batch for the next attempt. */
 			for (unsigned off = 0; off < want;) {
 				unsigned k =
-				        cairn__ring_push_batch(&b->ring, &buf[off], want - off);
+					cairn__ring_push_batch(&b->ring, &buf[off], want - off);
 				if (k == 0) {
 					backoff(&spins);
 					continue;
@@ -322,16 +322,16 @@ static int one_run(struct ring_bench *b, enum mode mode, double *mps, char *err,
 			snprintf(err, errlen, "%s%s%s", cerr, cerr[0] && perr[0] ? "; " : "", perr);
 		} else if (r == -ETIMEDOUT) {
 			snprintf(err, errlen,
-			         "the run did not finish before its deadline (consumer got %llu of "
-			         "%llu messages when stopped)",
-			         (unsigned long long)cairn__load_relaxed(&ctl->received),
-			         (unsigned long long)b->o->messages);
+				 "the run did not finish before its deadline (consumer got %llu of "
+				 "%llu messages when stopped)",
+				 (unsigned long long)cairn__load_relaxed(&ctl->received),
+				 (unsigned long long)b->o->messages);
 		} else if (r == -ECANCELED) {
 			/* proc_wait marks the reaped child; find the one that did not exit 0. */
 			char how[96];
 			int i = 0;
 			while (i < 1 && !(pids[i] < 0 &&
-			                  !(WIFEXITED(status[i]) && WEXITSTATUS(status[i]) == 0))) {
+					  !(WIFEXITED(status[i]) && WEXITSTATUS(status[i]) == 0))) {
 				i++;
 			}
 			proc_describe(status[i], how, sizeof(how));
@@ -343,7 +343,7 @@ static int one_run(struct ring_bench *b, enum mode mode, double *mps, char *err,
 	}
 	if (ctl->received != b->o->messages || ctl->t_end <= ctl->t_start) {
 		snprintf(err, errlen, "the consumer reported %llu of %llu messages",
-		         (unsigned long long)ctl->received, (unsigned long long)b->o->messages);
+			 (unsigned long long)ctl->received, (unsigned long long)b->o->messages);
 		return -EPROTO;
 	}
 	*mps = (double)b->o->messages * 1e3 / (double)(ctl->t_end - ctl->t_start);
@@ -376,17 +376,17 @@ enum {
 static int parse_args(int argc, char **argv, struct ring_opts *o, bool *cpu_flags)
 {
 	static const struct option opts[] = {
-	        {"messages", required_argument, NULL, OPT_MESSAGES},
-	        {"runs", required_argument, NULL, OPT_RUNS},
-	        {"capacity", required_argument, NULL, OPT_CAPACITY},
-	        {"batch", required_argument, NULL, OPT_BATCH},
-	        {"producer-cpu", required_argument, NULL, OPT_PRODUCER_CPU},
-	        {"consumer-cpu", required_argument, NULL, OPT_CONSUMER_CPU},
-	        {"quick", no_argument, NULL, OPT_QUICK},
-	        {"json", no_argument, NULL, OPT_JSON},
-	        {"check", no_argument, NULL, OPT_CHECK},
-	        {"help", no_argument, NULL, 'h'},
-	        {0},
+		{"messages", required_argument, NULL, OPT_MESSAGES},
+		{"runs", required_argument, NULL, OPT_RUNS},
+		{"capacity", required_argument, NULL, OPT_CAPACITY},
+		{"batch", required_argument, NULL, OPT_BATCH},
+		{"producer-cpu", required_argument, NULL, OPT_PRODUCER_CPU},
+		{"consumer-cpu", required_argument, NULL, OPT_CONSUMER_CPU},
+		{"quick", no_argument, NULL, OPT_QUICK},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"check", no_argument, NULL, OPT_CHECK},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	uint64_t messages = 0, runs = 0;
 	int c;
@@ -395,17 +395,17 @@ static int parse_args(int argc, char **argv, struct ring_opts *o, bool *cpu_flag
 		switch (c) {
 		case OPT_MESSAGES:
 			r = bench_parse_count(CMD, "--messages", optarg, 1, UINT64_C(1) << 40,
-			                      &messages);
+					      &messages);
 			break;
 		case OPT_RUNS:
 			r = bench_parse_count(CMD, "--runs", optarg, 1, STATS_MAX_VALUES, &runs);
 			break;
 		case OPT_CAPACITY:
 			r = bench_parse_count(CMD, "--capacity", optarg, CAIRN_RING_MIN_CAPACITY,
-			                      CAIRN_RING_MAX_CAPACITY, &o->capacity);
+					      CAIRN_RING_MAX_CAPACITY, &o->capacity);
 			if (r == 0 && (o->capacity & (o->capacity - 1))) {
 				bench_error(CMD, "--capacity must be a power of two, not %llu",
-				            (unsigned long long)o->capacity);
+					    (unsigned long long)o->capacity);
 				r = -EINVAL;
 			}
 			break;
@@ -456,9 +456,9 @@ static int place(const struct machine *m, struct ring_opts *o, bool cpu_flags, s
 	if (m->usable_count < 2) {
 		machine_format_cpus(&m->usable, cpus, sizeof(cpus));
 		bench_progress("ring: only one CPU is usable here (%s): producer and consumer run "
-		               "unpinned and share it%s",
-		               cpus,
-		               cpu_flags ? "; --producer-cpu/--consumer-cpu are ignored" : "");
+			       "unpinned and share it%s",
+			       cpus,
+			       cpu_flags ? "; --producer-cpu/--consumer-cpu are ignored" : "");
 		o->producer_cpu = o->consumer_cpu = -1;
 		report_placement(rep, "producer process", "not pinned (one usable CPU: %s)", cpus);
 		report_placement(rep, "consumer process", "not pinned (one usable CPU: %s)", cpus);
@@ -470,7 +470,7 @@ static int place(const struct machine *m, struct ring_opts *o, bool cpu_flags, s
 		if (*cpu[i] >= 0 && !machine_cpu_usable(m, *cpu[i])) {
 			machine_format_cpus(&m->usable, cpus, sizeof(cpus));
 			bench_error(CMD, "%s %d: this process may not run on CPU %d (usable: %s)",
-			            flag[i], *cpu[i], *cpu[i], cpus);
+				    flag[i], *cpu[i], *cpu[i], cpus);
 			return bench_usage_hint(CMD);
 		}
 	}
@@ -485,13 +485,13 @@ static int place(const struct machine *m, struct ring_opts *o, bool cpu_flags, s
 	bool same = o->producer_cpu == o->consumer_cpu;
 	if (same) {
 		bench_progress("ring: warning: producer and consumer share CPU %d: they time-share "
-		               "it, and the figures say little about the ring",
-		               o->producer_cpu);
+			       "it, and the figures say little about the ring",
+			       o->producer_cpu);
 	}
 	report_placement(rep, "producer process", "CPU %d (pinned)%s", o->producer_cpu,
-	                 same ? ", shared with the consumer" : "");
+			 same ? ", shared with the consumer" : "");
 	report_placement(rep, "consumer process", "CPU %d (pinned)%s", o->consumer_cpu,
-	                 same ? ", shared with the producer" : "");
+			 same ? ", shared with the producer" : "");
 	return 0;
 }
 
@@ -510,7 +510,7 @@ static int run_row(struct ring_bench *b, struct report *rep, unsigned table, enu
 		snprintf(name, sizeof(name), "single push/pop");
 	}
 	bench_progress("ring: %s, %llu runs of %llu messages...", name, (unsigned long long)o->runs,
-	               (unsigned long long)o->messages);
+		       (unsigned long long)o->messages);
 	for (uint64_t i = 0; i < o->runs; i++) {
 		int r = one_run(b, mode, &v[i], err, sizeof(err));
 		if (r < 0) {
@@ -518,7 +518,7 @@ static int run_row(struct ring_bench *b, struct report *rep, unsigned table, enu
 			return r;
 		}
 		bench_progress("ring: %s, run %llu/%llu: %.2f M msgs/s", name,
-		               (unsigned long long)i + 1, (unsigned long long)o->runs, v[i]);
+			       (unsigned long long)i + 1, (unsigned long long)o->runs, v[i]);
 	}
 	stats_median_min_max(v, o->runs, &med, &min, &max);
 	struct report_row *row = report_row(rep, table, name);
@@ -541,10 +541,10 @@ static int run_row(struct ring_bench *b, struct report *rep, unsigned table, enu
 int bench_ring_main(int argc, char **argv)
 {
 	struct ring_opts o = {
-	        .capacity = 4096,
-	        .batch = 32,
-	        .producer_cpu = -1,
-	        .consumer_cpu = -1,
+		.capacity = 4096,
+		.batch = 32,
+		.producer_cpu = -1,
+		.consumer_cpu = -1,
 	};
 	static struct report rep; /* large (per-run series): not on the stack */
 	struct machine m;
@@ -582,14 +582,15 @@ int bench_ring_main(int argc, char **argv)
 	}
 	if (r < 0) {
 		bench_error(CMD, "cannot create the shared ring (%llu bytes): %s",
-		            (unsigned long long)b.size, strerror(-r));
+			    (unsigned long long)b.size, strerror(-r));
 		return BENCH_FAIL;
 	}
 	b.ctl = b.mem;
 
 	unsigned table = report_table(&rep, "ring, one-way", true);
 	int failed = run_row(&b, &rep, table, MODE_SINGLE) < 0 ||
-	             run_row(&b, &rep, table, MODE_OWNER) < 0 || run_row(&b, &rep, table, MODE_BATCH) < 0;
+		     run_row(&b, &rep, table, MODE_OWNER) < 0 ||
+		     run_row(&b, &rep, table, MODE_BATCH) < 0;
 	munmap(b.mem, (size_t)b.size);
 	if (failed) {
 		return BENCH_FAIL;

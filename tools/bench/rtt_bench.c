@@ -69,40 +69,40 @@ struct idle_result {
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "Usage: cairn-bench rtt [OPTION]...\n"
-	        "Round-trip latency of PING through cairnd from a C host (libcairn's\n"
-	        "cairn_ping), against a Unix socketpair echo of 64 bytes measured in the same\n"
-	        "run; the cost of clock_gettime itself; the daemon's CPU use while idle; the\n"
-	        "first PING after idle.\n"
-	        "\n"
-	        "By default a private cairnd is started on a socket in a new temporary directory,\n"
-	        "with its log there, and stopped with SIGTERM at the end (it must exit 0). The\n"
-	        "binary is --cairnd PATH, else $CAIRND, else ../../src/cairnd relative to this\n"
-	        "program (the build tree), else cairnd next to it, else cairnd on $PATH.\n"
-	        "\n"
-	        "  --cairnd PATH            the cairnd binary to start\n"
-	        "  --socket PATH            use the cairnd already listening there instead (its "
-	        "idle\n"
-	        "                           CPU use is then not measured)\n"
-	        "  --host-cpu N             pin the measuring thread here (default: the first\n"
-	        "                           usable CPU, normally 0)\n"
-	        "  --daemon-cpu N           start cairnd with --cpu N, and run the echo server "
-	        "there\n"
-	        "                           (default: the second usable CPU, normally 1)\n"
-	        "  --iterations N           timed PINGs (default 1M; --quick: 200k)\n"
-	        "  --warmup N               untimed PINGs first (default 100k; --quick: 20k)\n"
-	        "  --baseline-iterations N  timed socket round trips (default 200k; --quick: 50k)\n"
-	        "  --quick                  a short run with the smaller counts above\n"
-	        "  --json                   print one JSON object instead of tables\n"
-	        "  --check                  exit 1 if a target is missed: PING p50 <= %.0f ns,\n"
-	        "                           p99 <= %.0f ns, p50 >= %.0fx lower than the socket,\n"
-	        "                           idle daemon < %.0f %% of a core\n"
-	        "  -h, --help               show this help and exit\n"
-	        "\n"
-	        "Two CPUs are needed for meaningful figures: a pinned daemon and a spinning host\n"
-	        "fill them. Run nothing else heavy meanwhile. With one usable CPU everything runs\n"
-	        "unpinned, and the report says so.\n",
-	        TARGET_P50_NS, TARGET_P99_NS, TARGET_RATIO, TARGET_IDLE_PCT);
+		"Usage: cairn-bench rtt [OPTION]...\n"
+		"Round-trip latency of PING through cairnd from a C host (libcairn's\n"
+		"cairn_ping), against a Unix socketpair echo of 64 bytes measured in the same\n"
+		"run; the cost of clock_gettime itself; the daemon's CPU use while idle; the\n"
+		"first PING after idle.\n"
+		"\n"
+		"By default a private cairnd is started on a socket in a new temporary directory,\n"
+		"with its log there, and stopped with SIGTERM at the end (it must exit 0). The\n"
+		"binary is --cairnd PATH, else $CAIRND, else ../../src/cairnd relative to this\n"
+		"program (the build tree), else cairnd next to it, else cairnd on $PATH.\n"
+		"\n"
+		"  --cairnd PATH            the cairnd binary to start\n"
+		"  --socket PATH            use the cairnd already listening there instead (its "
+		"idle\n"
+		"                           CPU use is then not measured)\n"
+		"  --host-cpu N             pin the measuring thread here (default: the first\n"
+		"                           usable CPU, normally 0)\n"
+		"  --daemon-cpu N           start cairnd with --cpu N, and run the echo server "
+		"there\n"
+		"                           (default: the second usable CPU, normally 1)\n"
+		"  --iterations N           timed PINGs (default 1M; --quick: 200k)\n"
+		"  --warmup N               untimed PINGs first (default 100k; --quick: 20k)\n"
+		"  --baseline-iterations N  timed socket round trips (default 200k; --quick: 50k)\n"
+		"  --quick                  a short run with the smaller counts above\n"
+		"  --json                   print one JSON object instead of tables\n"
+		"  --check                  exit 1 if a target is missed: PING p50 <= %.0f ns,\n"
+		"                           p99 <= %.0f ns, p50 >= %.0fx lower than the socket,\n"
+		"                           idle daemon < %.0f %% of a core\n"
+		"  -h, --help               show this help and exit\n"
+		"\n"
+		"Two CPUs are needed for meaningful figures: a pinned daemon and a spinning host\n"
+		"fill them. Run nothing else heavy meanwhile. With one usable CPU everything runs\n"
+		"unpinned, and the report says so.\n",
+		TARGET_P50_NS, TARGET_P99_NS, TARGET_RATIO, TARGET_IDLE_PCT);
 }
 
 enum {
@@ -132,18 +132,18 @@ static int parse_cpu(const char *flag, const char *s, int *out)
 static int parse_args(int argc, char **argv, struct rtt_opts *o)
 {
 	static const struct option opts[] = {
-	        {"cairnd", required_argument, NULL, OPT_CAIRND},
-	        {"socket", required_argument, NULL, OPT_SOCKET},
-	        {"host-cpu", required_argument, NULL, OPT_HOST_CPU},
-	        {"daemon-cpu", required_argument, NULL, OPT_DAEMON_CPU},
-	        {"iterations", required_argument, NULL, OPT_ITERATIONS},
-	        {"warmup", required_argument, NULL, OPT_WARMUP},
-	        {"baseline-iterations", required_argument, NULL, OPT_BASELINE},
-	        {"quick", no_argument, NULL, OPT_QUICK},
-	        {"json", no_argument, NULL, OPT_JSON},
-	        {"check", no_argument, NULL, OPT_CHECK},
-	        {"help", no_argument, NULL, 'h'},
-	        {0},
+		{"cairnd", required_argument, NULL, OPT_CAIRND},
+		{"socket", required_argument, NULL, OPT_SOCKET},
+		{"host-cpu", required_argument, NULL, OPT_HOST_CPU},
+		{"daemon-cpu", required_argument, NULL, OPT_DAEMON_CPU},
+		{"iterations", required_argument, NULL, OPT_ITERATIONS},
+		{"warmup", required_argument, NULL, OPT_WARMUP},
+		{"baseline-iterations", required_argument, NULL, OPT_BASELINE},
+		{"quick", no_argument, NULL, OPT_QUICK},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"check", no_argument, NULL, OPT_CHECK},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	uint64_t iterations = 0, baseline = 0, warmup = UINT64_MAX;
 	int c;
@@ -164,14 +164,14 @@ static int parse_args(int argc, char **argv, struct rtt_opts *o)
 			break;
 		case OPT_ITERATIONS:
 			r = bench_parse_count(CMD, "--iterations", optarg, 1, 100000000,
-			                      &iterations);
+					      &iterations);
 			break;
 		case OPT_WARMUP:
 			r = bench_parse_count(CMD, "--warmup", optarg, 0, 100000000, &warmup);
 			break;
 		case OPT_BASELINE:
 			r = bench_parse_count(CMD, "--baseline-iterations", optarg, 1, 100000000,
-			                      &baseline);
+					      &baseline);
 			break;
 		case OPT_QUICK:
 			o->quick = true;
@@ -198,7 +198,7 @@ static int parse_args(int argc, char **argv, struct rtt_opts *o)
 	}
 	if (o->cairnd && o->socket) {
 		bench_error(CMD, "--cairnd starts a daemon and --socket uses a running one: "
-		                 "give one of them");
+				 "give one of them");
 		return bench_usage_hint(CMD);
 	}
 	/* --quick sets the defaults; explicit counts win whatever their order. */
@@ -215,21 +215,21 @@ static int choose_cpus(const struct machine *m, struct rtt_opts *o)
 	machine_format_cpus(&m->usable, cpus, sizeof(cpus));
 	if (m->usable_count < 2) {
 		bench_progress(
-		        "rtt: only one CPU is usable here (%s): the host, cairnd and the echo "
-		        "server run unpinned and share it; expect figures far from the "
-		        "targets",
-		        cpus);
+			"rtt: only one CPU is usable here (%s): the host, cairnd and the echo "
+			"server run unpinned and share it; expect figures far from the "
+			"targets",
+			cpus);
 		o->host_cpu = o->daemon_cpu = -1;
 		return 0;
 	}
 	if (o->host_cpu >= 0 && !machine_cpu_usable(m, o->host_cpu)) {
 		bench_error(CMD, "--host-cpu %d: this process may not run on CPU %d (usable: %s)",
-		            o->host_cpu, o->host_cpu, cpus);
+			    o->host_cpu, o->host_cpu, cpus);
 		return bench_usage_hint(CMD);
 	}
 	if (o->daemon_cpu >= 0 && !machine_cpu_usable(m, o->daemon_cpu)) {
 		bench_error(CMD, "--daemon-cpu %d: this process may not run on CPU %d (usable: %s)",
-		            o->daemon_cpu, o->daemon_cpu, cpus);
+			    o->daemon_cpu, o->daemon_cpu, cpus);
 		return bench_usage_hint(CMD);
 	}
 	/* Unrequested CPUs default to the first two usable ones, never to the other's. */
@@ -242,8 +242,8 @@ static int choose_cpus(const struct machine *m, struct rtt_opts *o)
 	}
 	if (o->host_cpu == o->daemon_cpu) {
 		bench_progress("rtt: warning: host and daemon share CPU %d: a spinning host then "
-		               "starves the daemon, and the figures say little about cairn",
-		               o->host_cpu);
+			       "starves the daemon, and the figures say little about cairn",
+			       o->host_cpu);
 	}
 	return 0;
 }
@@ -302,7 +302,7 @@ static void sleep_until(uint64_t t_ns)
 
 /* Fills a latency row of the main table. throughput may be NaN. */
 static void latency_row(struct report *rep, unsigned table, const char *name,
-                        const struct latency_summary *s, double throughput)
+			const struct latency_summary *s, double throughput)
 {
 	struct report_row *row = report_row(rep, table, name);
 	report_field(row, "samples", "samples", REPORT_COUNT, (double)s->n);
@@ -352,7 +352,7 @@ static int measure_pings(cairn_client *c, uint64_t *s, size_t n, uint64_t *elaps
  * 0, or cairn_ping's code with err when that PING was not answered.
  */
 static int measure_idle(cairn_client *c, pid_t pid, struct idle_result *ir, char *err,
-                        size_t errlen)
+			size_t errlen)
 {
 	struct cairn_daemon_info before, after;
 	uint64_t quiet_from = cairn__now_ns();
@@ -392,7 +392,7 @@ static int measure_idle(cairn_client *c, pid_t pid, struct idle_result *ir, char
 	ir->first_ping_ns = (double)(t1 - t0);
 	if (r < 0) {
 		snprintf(err, errlen, "the first PING after %.1f s of idle was not answered: %s",
-		         ir->quiet_ns / 1e9, cairn_strerror(r));
+			 ir->quiet_ns / 1e9, cairn_strerror(r));
 		return r;
 	}
 	return 0;
@@ -400,7 +400,7 @@ static int measure_idle(cairn_client *c, pid_t pid, struct idle_result *ir, char
 
 /* The ratio lines: how many times lower cairn's percentile is than the socket's. */
 static double compare(struct report *rep, unsigned table, const char *which, uint64_t cairn,
-                      uint64_t sock)
+		      uint64_t sock)
 {
 	double ratio = cairn ? (double)sock / (double)cairn : NAN;
 	char buf[32];
@@ -431,23 +431,23 @@ static void report_idle(struct report *rep, unsigned table, const struct idle_re
 		report_format(REPORT_PCT, ir->pct_ticks, a, sizeof(a));
 		report_format(REPORT_PCT, ir->pct_precise, b, sizeof(b));
 		report_line(
-		        rep,
-		        "daemon CPU while idle: %s of a core (utime+stime of /proc/%d/stat over "
-		        "%.3f s, in ticks of %.0f ms; the kernel's ns CPU clock says %s; the "
-		        "apply thread went to sleep on its futexes %.0f times)",
-		        a, (int)pid, ir->window_ns / 1e9, 1e3 / (double)sysconf(_SC_CLK_TCK), b,
-		        ir->sleeps);
+			rep,
+			"daemon CPU while idle: %s of a core (utime+stime of /proc/%d/stat over "
+			"%.3f s, in ticks of %.0f ms; the kernel's ns CPU clock says %s; the "
+			"apply thread went to sleep on its futexes %.0f times)",
+			a, (int)pid, ir->window_ns / 1e9, 1e3 / (double)sysconf(_SC_CLK_TCK), b,
+			ir->sleeps);
 	} else {
 		report_line(rep, "daemon CPU while idle: n/a (only measured for a cairnd that "
-		                 "cairn-bench starts itself)");
+				 "cairn-bench starts itself)");
 	}
 	row = report_row(rep, table, "first PING after idle");
 	report_field(row, "latency_ns", "latency", REPORT_NS, ir->first_ping_ns);
 	report_field(row, "quiet_ns", "quiet", REPORT_NS, ir->quiet_ns);
 	report_format(REPORT_NS, ir->first_ping_ns, a, sizeof(a));
 	report_line(rep,
-	            "first PING after %.1f s idle (the futex wake path): %s, answered with PONG",
-	            ir->quiet_ns / 1e9, a);
+		    "first PING after %.1f s idle (the futex wake path): %s, answered with PONG",
+		    ir->quiet_ns / 1e9, a);
 }
 
 /* Everything the run holds that must be released on every path. */
@@ -496,7 +496,7 @@ static int attach(struct rtt_run *run, struct report *rep)
 		int r = cairn_open(run->o.socket, &oo, &run->c);
 		if (r < 0) {
 			bench_error(CMD, "cannot attach to the cairnd at %s: %s", run->o.socket,
-			            cairn_strerror(r));
+				    cairn_strerror(r));
 			return r;
 		}
 		report_param_str(rep, "cairnd", "cairnd", "already running, at %s", run->o.socket);
@@ -515,7 +515,7 @@ static int attach(struct rtt_run *run, struct report *rep)
 	}
 	run->spawned = true;
 	bench_progress("rtt: started %s (found by %s) as pid %d, log %s", run->d.binary,
-	               run->d.found_by, (int)run->d.pid, run->d.log);
+		       run->d.found_by, (int)run->d.pid, run->d.log);
 	r = cairnd_attach(&run->d, ATTACH_TIMEOUT_NS, &oo, &run->c, err, sizeof(err));
 	if (r < 0) {
 		bench_error(CMD, "%s", err);
@@ -526,10 +526,10 @@ static int attach(struct rtt_run *run, struct report *rep)
 	}
 	if (run->o.daemon_cpu >= 0) {
 		report_param_str(rep, "cairnd", "cairnd", "%s (found by %s), started with --cpu %d",
-		                 run->d.binary, run->d.found_by, run->o.daemon_cpu);
+				 run->d.binary, run->d.found_by, run->o.daemon_cpu);
 	} else {
 		report_param_str(rep, "cairnd", "cairnd", "%s (found by %s), started unpinned",
-		                 run->d.binary, run->d.found_by);
+				 run->d.binary, run->d.found_by);
 	}
 	return 0;
 }
@@ -563,7 +563,7 @@ int bench_rtt_main(int argc, char **argv)
 		return r;
 	}
 	report_init(&rep, CMD,
-	            "round-trip latency of PING through cairnd, from a C host (libcairn)", &run.m);
+		    "round-trip latency of PING through cairnd, from a C host (libcairn)", &run.m);
 
 	/* Every sample is kept; the buffer is touched now so no page fault lands in a loop. */
 	size_t cap = o->iterations > o->baseline ? o->iterations : o->baseline;
@@ -584,7 +584,7 @@ int bench_rtt_main(int argc, char **argv)
 	/* Pinned only now: the daemon we forked must not inherit the host's CPU. */
 	if (o->host_cpu >= 0 && (r = machine_pin_self(o->host_cpu)) < 0) {
 		bench_error(CMD, "cannot pin the host thread to CPU %d: %s", o->host_cpu,
-		            strerror(-r));
+			    strerror(-r));
 		finish(&run, true);
 		return BENCH_FAIL;
 	}
@@ -602,23 +602,23 @@ int bench_rtt_main(int argc, char **argv)
 		place_daemon_threads(&rep, dpid);
 	} else if (info.apply_cpu >= 0) {
 		report_placement(&rep, "cairnd apply thread", "CPU %d (as the daemon reports)",
-		                 info.apply_cpu);
+				 info.apply_cpu);
 	} else {
 		report_placement(&rep, "cairnd apply thread", "not pinned (as the daemon reports)");
 	}
 	if (!run.spawned && info.apply_cpu >= 0 && info.apply_cpu == o->host_cpu) {
 		bench_progress(
-		        "rtt: warning: the running cairnd's apply thread is pinned to CPU %d, "
-		        "the host's CPU; use --host-cpu to move the host",
-		        info.apply_cpu);
+			"rtt: warning: the running cairnd's apply thread is pinned to CPU %d, "
+			"the host's CPU; use --host-cpu to move the host",
+			info.apply_cpu);
 	}
 
 	report_param_num(&rep, "iterations", "timed PINGs", (double)o->iterations);
 	report_param_num(&rep, "warmup", "untimed PINGs first", (double)o->warmup);
 	report_param_num(&rep, "baseline_iterations", "timed socket round trips",
-	                 (double)o->baseline);
+			 (double)o->baseline);
 	report_param_str(&rep, "client", "client",
-	                 "cairn_ping through libcairn's defaults (spin 50 µs, yield, then futex)");
+			 "cairn_ping through libcairn's defaults (spin 50 µs, yield, then futex)");
 	report_param_str(&rep, "mode", "mode", "%s", o->quick ? "quick" : "full");
 
 	unsigned lat = report_table(&rep, "round trip", true);
@@ -648,7 +648,7 @@ int bench_rtt_main(int argc, char **argv)
 
 	/* 3. Idle, then the first PING after it. */
 	bench_progress("rtt: idle: %.1f s of quiet, then the first PING...",
-	               (double)(SETTLE_NS + IDLE_WINDOW_NS) / 1e9);
+		       (double)(SETTLE_NS + IDLE_WINDOW_NS) / 1e9);
 	if (measure_idle(run.c, run.spawned ? dpid : 0, &idle, err, sizeof(err)) < 0) {
 		bench_error(CMD, "%s", err);
 		finish(&run, true);
@@ -658,7 +658,7 @@ int bench_rtt_main(int argc, char **argv)
 	/* 4. The Unix socket baseline, its server where the daemon's apply thread runs. */
 	size_t echo_warm = o->baseline / 10 < 10000 ? o->baseline / 10 : 10000;
 	bench_progress("rtt: Unix socket echo baseline: %llu round trips...",
-	               (unsigned long long)o->baseline);
+		       (unsigned long long)o->baseline);
 	if (sock_echo_run(echo_cpu, echo_warm, o->baseline, run.samples, &echo, err, sizeof(err)) <
 	    0) {
 		bench_error(CMD, "Unix socket baseline: %s", err);
@@ -674,36 +674,36 @@ int bench_rtt_main(int argc, char **argv)
 
 	/* The report. */
 	latency_row(&rep, lat, "cairn PING via cairnd", &ping,
-	            (double)o->iterations * 1e9 / (double)ping_elapsed);
+		    (double)o->iterations * 1e9 / (double)ping_elapsed);
 	latency_row(&rep, lat, "Unix socket echo, 64 B", &sock,
-	            (double)o->baseline * 1e9 / (double)echo.elapsed_ns);
+		    (double)o->baseline * 1e9 / (double)echo.elapsed_ns);
 	latency_row(&rep, lat, "clock_gettime pair", &clk, NAN);
 	report_line(&rep,
-	            "clock_gettime pair: the cost of the timing itself, back-to-back calls "
-	            "(median %llu ns); included in every row above, never subtracted.\n",
-	            (unsigned long long)clk.p50);
+		    "clock_gettime pair: the cost of the timing itself, back-to-back calls "
+		    "(median %llu ns); included in every row above, never subtracted.\n",
+		    (unsigned long long)clk.p50);
 	double ratio = compare(&rep, cmp, "p50", ping.p50, sock.p50);
 	compare(&rep, cmp, "p99", ping.p99, sock.p99);
 	report_idle(&rep, idl, &idle, run.spawned ? dpid : 0);
 
 	report_target(&rep, "PING p50", REPORT_NS, REPORT_AT_MOST, TARGET_P50_NS, (double)ping.p50,
-	              true);
+		      true);
 	report_target(&rep, "PING p99", REPORT_NS, REPORT_AT_MOST, TARGET_P99_NS, (double)ping.p99,
-	              true);
+		      true);
 	report_target(&rep, "p50, times lower than the Unix socket", REPORT_RATIO, REPORT_AT_LEAST,
-	              TARGET_RATIO, ratio, true);
+		      TARGET_RATIO, ratio, true);
 	/*
 	 * /proc/<pid>/stat counts whole ticks, 1 % of a core each over one second, too
 	 * coarse to judge a 2 % target; the kernel's ns clock of the same process is not.
 	 */
 	bool precise = !isnan(idle.pct_precise);
 	struct report_target *t = report_target(
-	        &rep, "daemon CPU while idle", REPORT_PCT, REPORT_BELOW, TARGET_IDLE_PCT,
-	        precise ? idle.pct_precise : idle.pct_ticks, run.spawned);
+		&rep, "daemon CPU while idle", REPORT_PCT, REPORT_BELOW, TARGET_IDLE_PCT,
+		precise ? idle.pct_precise : idle.pct_ticks, run.spawned);
 	snprintf(t->how, sizeof(t->how), "%s",
-	         !run.spawned ? "not our daemon"
-	         : precise    ? "the kernel's ns CPU clock of cairnd over 1 s"
-	                      : "/proc/<pid>/stat over 1 s");
+		 !run.spawned ? "not our daemon"
+		 : precise    ? "the kernel's ns CPU clock of cairnd over 1 s"
+			      : "/proc/<pid>/stat over 1 s");
 
 	report_print(&rep, stdout, o->json);
 	if (stopped < 0) {

@@ -56,7 +56,7 @@ static int serve(int fd, int cpu)
 		int r = machine_pin_self(cpu);
 		if (r < 0) {
 			fprintf(stderr, "cairn-bench: echo server: cannot pin to CPU %d: %s\n", cpu,
-			        strerror(-r));
+				strerror(-r));
 			return 2;
 		}
 	}
@@ -91,7 +91,7 @@ static int round_trip(int fd, uint64_t seq)
 }
 
 int sock_echo_run(int cpu, size_t warmup, size_t n, uint64_t *samples, struct sock_echo_result *res,
-                  char *err, size_t errlen)
+		  char *err, size_t errlen)
 {
 	int sv[2], status = 0, r = 0;
 	memset(res, 0, sizeof(*res));
@@ -124,7 +124,7 @@ int sock_echo_run(int cpu, size_t warmup, size_t n, uint64_t *samples, struct so
 	/* By now the server has long pinned itself: read back where it may run. */
 	char name[32];
 	if (r == 0 && machine_thread_cpus(pid, pid, res->server_cpus, sizeof(res->server_cpus),
-	                                  name, sizeof(name)) < 0) {
+					  name, sizeof(name)) < 0) {
 		snprintf(res->server_cpus, sizeof(res->server_cpus), "unknown");
 	}
 	uint64_t begin = cairn__now_ns();
@@ -145,8 +145,8 @@ int sock_echo_run(int cpu, size_t warmup, size_t n, uint64_t *samples, struct so
 	}
 	if (r < 0) {
 		snprintf(err, errlen, "round trip %llu: %s", (unsigned long long)seq,
-		         r == -EBADMSG ? "the echo did not carry the sequence number sent"
-		                       : strerror(-r));
+			 r == -EBADMSG ? "the echo did not carry the sequence number sent"
+				       : strerror(-r));
 		return r;
 	}
 	if (w < 0) {

@@ -27,6 +27,6 @@ struct sock_echo_result {
  * for a wrong echo, -ECHILD when the server did not exit 0.
  */
 int sock_echo_run(int cpu, size_t warmup, size_t n, uint64_t *samples, struct sock_echo_result *res,
-                  char *err, size_t errlen);
+		  char *err, size_t errlen);
 
 #endif

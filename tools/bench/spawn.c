@@ -44,7 +44,7 @@ static bool find_on_path(char *out, size_t len)
 		const char *e = strchrnul(s, ':');
 		/* An empty entry means the current directory, as for execvp. */
 		int n = snprintf(out, len, "%.*s/cairnd", e == s ? 1 : (int)(e - s),
-		                 e == s ? "." : s);
+				 e == s ? "." : s);
 		if (n > 0 && (size_t)n < len && executable(out)) {
 			return true;
 		}
@@ -101,14 +101,14 @@ int cairnd_find(const char *flag_path, struct cairnd_proc *p, char *err, size_t 
 		return 0;
 	}
 	snprintf(err, errlen,
-	         "cannot find cairnd: no --cairnd, no $CAIRND, not at %s/../../src/cairnd nor "
-	         "%s/cairnd, not on $PATH; use --cairnd PATH or --socket PATH",
-	         n > 0 ? exe : "?", n > 0 ? exe : "?");
+		 "cannot find cairnd: no --cairnd, no $CAIRND, not at %s/../../src/cairnd nor "
+		 "%s/cairnd, not on $PATH; use --cairnd PATH or --socket PATH",
+		 n > 0 ? exe : "?", n > 0 ? exe : "?");
 	return -ENOENT;
 }
 
 int cairnd_spawn(struct cairnd_proc *p, int cpu, const cpu_set_t *affinity, char *err,
-                 size_t errlen)
+		 size_t errlen)
 {
 	const char *tmp = getenv("TMPDIR");
 	char cpu_arg[16];
@@ -122,7 +122,7 @@ int cairnd_spawn(struct cairnd_proc *p, int cpu, const cpu_set_t *affinity, char
 	if (!mkdtemp(p->dir)) {
 		int e = errno;
 		snprintf(err, errlen, "cannot create a temporary directory in %s: %s", tmp,
-		         strerror(e));
+			 strerror(e));
 		p->dir[0] = '\0';
 		return -e;
 	}
@@ -135,7 +135,7 @@ int cairnd_spawn(struct cairnd_proc *p, int cpu, const cpu_set_t *affinity, char
 	if (logfd < 0 || nullfd < 0) {
 		int e = errno;
 		snprintf(err, errlen, "cannot open %s: %s", logfd < 0 ? p->log : "/dev/null",
-		         strerror(e));
+			 strerror(e));
 		if (logfd >= 0) {
 			close(logfd);
 		}
@@ -171,7 +171,7 @@ int cairnd_spawn(struct cairnd_proc *p, int cpu, const cpu_set_t *affinity, char
 		dup2(logfd, STDERR_FILENO);
 		execv(p->binary, argv);
 		dprintf(STDERR_FILENO, "cairn-bench: cannot run %s: %s\n", p->binary,
-		        strerror(errno));
+			strerror(errno));
 		_exit(127);
 	}
 	close(logfd);
@@ -192,13 +192,13 @@ static bool alive(struct cairnd_proc *p, char *err, size_t errlen)
 	char how[96];
 	proc_describe(status, how, sizeof(how));
 	snprintf(err, errlen, "cairnd (%s) %s before accepting clients; its log is %s", p->binary,
-	         how, p->log);
+		 how, p->log);
 	p->pid = 0;
 	return false;
 }
 
 int cairnd_attach(struct cairnd_proc *p, uint64_t timeout_ns, const struct cairn_open_options *opts,
-                  cairn_client **c, char *err, size_t errlen)
+		  cairn_client **c, char *err, size_t errlen)
 {
 	uint64_t deadline = cairn__now_ns() + timeout_ns;
 	for (;;) {
@@ -209,7 +209,7 @@ int cairnd_attach(struct cairnd_proc *p, uint64_t timeout_ns, const struct cairn
 		/* Not listening yet: the socket is missing or refuses. Anything else is final. */
 		if (r != -ENOENT && r != -ECONNREFUSED) {
 			snprintf(err, errlen, "cannot attach to cairnd at %s: %s; its log is %s",
-			         p->socket, cairn_strerror(r), p->log);
+				 p->socket, cairn_strerror(r), p->log);
 			return r;
 		}
 		if (!alive(p, err, errlen)) {
@@ -217,9 +217,9 @@ int cairnd_attach(struct cairnd_proc *p, uint64_t timeout_ns, const struct cairn
 		}
 		if (cairn__now_ns() >= deadline) {
 			snprintf(
-			        err, errlen,
-			        "cairnd (pid %d) did not accept on %s within %.1f s; its log is %s",
-			        (int)p->pid, p->socket, (double)timeout_ns / 1e9, p->log);
+				err, errlen,
+				"cairnd (pid %d) did not accept on %s within %.1f s; its log is %s",
+				(int)p->pid, p->socket, (double)timeout_ns / 1e9, p->log);
 			return -ETIMEDOUT;
 		}
 		struct timespec ts = {.tv_nsec = 5 * 1000 * 1000};
@@ -240,9 +240,9 @@ int cairnd_stop(struct cairnd_proc *p, uint64_t timeout_ns, char *err, size_t er
 		proc_kill(p->pid);
 		p->pid = 0;
 		snprintf(err, errlen,
-		         "cairnd (pid %d) did not exit within %.0f s of SIGTERM; "
-		         "killed it. Its log is %s",
-		         (int)pid, (double)timeout_ns / 1e9, p->log);
+			 "cairnd (pid %d) did not exit within %.0f s of SIGTERM; "
+			 "killed it. Its log is %s",
+			 (int)pid, (double)timeout_ns / 1e9, p->log);
 		return -ETIMEDOUT;
 	}
 	p->pid = 0;
@@ -254,8 +254,8 @@ int cairnd_stop(struct cairnd_proc *p, uint64_t timeout_ns, char *err, size_t er
 		char how[96];
 		proc_describe(status, how, sizeof(how));
 		snprintf(err, errlen,
-		         "cairnd %s after SIGTERM (a clean stop exits 0); its log is %s", how,
-		         p->log);
+			 "cairnd %s after SIGTERM (a clean stop exits 0); its log is %s", how,
+			 p->log);
 		return -ECHILD;
 	}
 	return 0;

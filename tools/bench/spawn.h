@@ -40,7 +40,7 @@ int cairnd_find(const char *flag_path, struct cairnd_proc *p, char *err, size_t 
  * daemon gets SIGTERM. Returns 0, or -errno with err.
  */
 int cairnd_spawn(struct cairnd_proc *p, int cpu, const cpu_set_t *affinity, char *err,
-                 size_t errlen);
+		 size_t errlen);
 
 /*
  * Attaches to the spawned daemon, retrying while its socket does not accept yet, for
@@ -48,7 +48,7 @@ int cairnd_spawn(struct cairnd_proc *p, int cpu, const cpu_set_t *affinity, char
  * -ECHILD (it exited), -ETIMEDOUT, or what cairn_open returned.
  */
 int cairnd_attach(struct cairnd_proc *p, uint64_t timeout_ns, const struct cairn_open_options *opts,
-                  cairn_client **c, char *err, size_t errlen);
+		  cairn_client **c, char *err, size_t errlen);
 
 /*
  * Sends SIGTERM and waits up to timeout_ns; kills it if it does not exit. Returns 0

@@ -184,15 +184,16 @@ static void *work(void *arg)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: cairn-demo [OPTION]...\n"
-		   "Drive cairnd from a C host and print round-trip figures live.\n"
-		   "\n"
-		   "  --socket PATH     the daemon's socket (default: as cairnd's default)\n"
-		   "  --threads N       host threads, each with its own connection (default 1)\n"
-		   "  --cpu LIST        pin host thread i to the i-th CPU of a comma list (e.g. 0)\n"
-		   "  --echo            send 32-byte ECHO commands instead of PING\n"
-		   "  --duration S      stop after S seconds (default: run until Ctrl-C)\n"
-		   "  -h, --help        show this help\n");
+	fprintf(f,
+		"Usage: cairn-demo [OPTION]...\n"
+		"Drive cairnd from a C host and print round-trip figures live.\n"
+		"\n"
+		"  --socket PATH     the daemon's socket (default: as cairnd's default)\n"
+		"  --threads N       host threads, each with its own connection (default 1)\n"
+		"  --cpu LIST        pin host thread i to the i-th CPU of a comma list (e.g. 0)\n"
+		"  --echo            send 32-byte ECHO commands instead of PING\n"
+		"  --duration S      stop after S seconds (default: run until Ctrl-C)\n"
+		"  -h, --help        show this help\n");
 }
 
 static void print_line(double secs, const struct hist *h, double interval, uint64_t errors)
@@ -211,9 +212,12 @@ static void print_line(double secs, const struct hist *h, double interval, uint6
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"socket", required_argument, NULL, 's'}, {"threads", required_argument, NULL, 't'},
-		{"cpu", required_argument, NULL, 'c'},	  {"echo", no_argument, NULL, 'e'},
-		{"duration", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'},
+		{"socket", required_argument, NULL, 's'},
+		{"threads", required_argument, NULL, 't'},
+		{"cpu", required_argument, NULL, 'c'},
+		{"echo", no_argument, NULL, 'e'},
+		{"duration", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	const char *sock = NULL, *cpus = NULL;
@@ -349,8 +353,7 @@ int main(int argc, char **argv)
 	cairn_daemon_info(w[0].c, &info);
 	printf("daemon: %llu commands applied, %llu error results, %llu lanes attached, "
 	       "%llu sleeps on doorbells\n",
-	       (unsigned long long)info.counters.commands,
-	       (unsigned long long)info.counters.errors,
+	       (unsigned long long)info.counters.commands, (unsigned long long)info.counters.errors,
 	       (unsigned long long)info.counters.lanes_attached,
 	       (unsigned long long)info.counters.sleeps);
 	if (last_error) {
