@@ -554,8 +554,7 @@ CAIRN_API int cairn_poll_batch(cairn_client *c, struct cairn_msg *res, unsigned 
  * the sleeper, as the doorbell protocol requires. Returns 0, -ETIMEDOUT, or a
  * disconnection code.
  */
-static int sleep_on_results(cairn_client *c, uint64_t deadline, bool (*ready)(cairn_client *, uint64_t),
-			    uint64_t id)
+static int sleep_on_results(cairn_client *c, uint64_t deadline, bool (*ready)(cairn_client *))
 {
 	struct cairn_doorbell *b = &c->res.hdr->bell;
 	int64_t t = SLEEP_SLICE_NS;
@@ -569,22 +568,20 @@ static int sleep_on_results(cairn_client *c, uint64_t deadline, bool (*ready)(ca
 		}
 	}
 	uint32_t v = cairn__doorbell_prepare(b);
-	if (!ready(c, id)) {
+	if (!ready(c)) {
 		cairn__futex_wait(&b->word, v, t);
 	}
 	cairn__doorbell_cancel(b);
 	return cairn_check(c);
 }
 
-static bool submit_ready(cairn_client *c, uint64_t id)
+static bool submit_ready(cairn_client *c)
 {
-	(void)id;
 	return cairn__load_acquire(&c->pollq_count) || cairn__ring_readable(&c->res);
 }
 
-static bool call_ready(cairn_client *c, uint64_t id)
+static bool call_ready(cairn_client *c)
 {
-	(void)id;
 	return cairn__load_acquire(&c->mailbox_count) || cairn__ring_readable(&c->res);
 }
 
@@ -604,7 +601,7 @@ CAIRN_API int cairn_wait(cairn_client *c, struct cairn_msg *res, int64_t timeout
 			return r;
 		}
 		if (cairn__idle_step(&idle)) {
-			r = sleep_on_results(c, deadline, submit_ready, 0);
+			r = sleep_on_results(c, deadline, submit_ready);
 			if (r < 0) {
 				return r;
 			}
@@ -711,7 +708,7 @@ CAIRN_API int cairn_call(cairn_client *c, struct cairn_msg *cmd, struct cairn_ms
 		}
 		r = cairn__load_relaxed(&c->dead);
 		if (r == 0 && cairn__idle_step(&idle)) {
-			r = sleep_on_results(c, deadline, call_ready, id);
+			r = sleep_on_results(c, deadline, call_ready);
 		} else if (r == 0 && deadline && (idle.n & 63) == 0 &&
 			   cairn__now_ns() >= deadline) {
 			r = -ETIMEDOUT;

@@ -133,6 +133,9 @@ void *cairnd_apply_main(void *arg);
 void cairnd_post_to_apply(struct daemon *d, enum lane_event ev, struct lane *l);
 void cairnd_post_to_control(struct daemon *d, enum lane_event ev, struct lane *l);
 
+/* handlers.c: builds the command lookup; called once before the apply thread starts. */
+void cairnd_handlers_init(void);
+
 /*
  * handlers.c: applies one command, already copied out of the ring, and writes its
  * result into *out. ingress_ns is the daemon's stamp for the command. Every field of

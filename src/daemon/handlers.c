@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "common/log.h"
 #include "daemon/daemon.h"
 #include "protocol_desc.h"
 
@@ -32,18 +33,30 @@ static void reply(const struct cairn_msg *cmd, uint16_t type, uint8_t length,
 	out->hdr.request_id = cmd->hdr.request_id;
 }
 
+/*
+ * Command descriptors indexed by type, so that the apply thread finds one with a load
+ * rather than a scan of the schema's table. Command types are small; a type beyond the
+ * table is unknown.
+ */
+#define MAX_COMMAND_TYPE 256
+static const struct cairn__msg_desc *by_type[MAX_COMMAND_TYPE];
+
+void cairnd_handlers_init(void)
+{
+	for (unsigned i = 0; i < CAIRN__PROTO_NMSGS; i++) {
+		uint16_t t = cairn__proto_msgs[i].type;
+		if (!(t & CAIRN_REPLY_BIT)) {
+			/* The schema numbers commands from 1; a larger one needs a larger table. */
+			CAIRN_ASSERT(t < MAX_COMMAND_TYPE);
+			by_type[t] = &cairn__proto_msgs[i];
+		}
+	}
+}
+
 /* The descriptor of a command type, or NULL for results and unknown types. */
 static const struct cairn__msg_desc *command_desc(uint16_t type)
 {
-	if (type & CAIRN_REPLY_BIT) {
-		return NULL;
-	}
-	for (unsigned i = 0; i < CAIRN__PROTO_NMSGS; i++) {
-		if (cairn__proto_msgs[i].type == type) {
-			return &cairn__proto_msgs[i];
-		}
-	}
-	return NULL;
+	return type < MAX_COMMAND_TYPE ? by_type[type] : NULL;
 }
 
 /* True when [off, off + len) lies inside an arena of size bytes. */

@@ -230,6 +230,7 @@ int main(int argc, char **argv)
 	if (place(&d) < 0) {
 		return 1;
 	}
+	cairnd_handlers_init();
 	int r = cairnd_run(&d);
 	if (r < 0) {
 		cairn__error("exiting: %s", cairn_strerror(r));

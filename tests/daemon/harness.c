@@ -324,17 +324,10 @@ int h_wait_child(pid_t pid)
 /* Forks and execs cairnd with argv, output to out_fd. Only async-signal-safe calls in the child. */
 static pid_t spawn(char *const *argv, int out_fd)
 {
-	pid_t parent = getpid();
 	sigset_t none;
 	sigemptyset(&none);
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	if (pid < 0) {
-		T_FAILF("fork: %s", strerror(errno));
-	}
+	pid_t pid = h_fork();
 	if (pid == 0) {
-		die_with_parent(parent);
 		/* A test thread may have blocked signals; the daemon sets up its own mask. */
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		int devnull = open("/dev/null", O_RDONLY);
@@ -690,6 +683,15 @@ void h_pinger_stop(struct h_pinger *p)
 	ASSERT_TRUE(p->calls > 0);
 	cairn_close(p->c);
 	p->c = NULL;
+}
+
+void h_pinger_finish(struct h_pinger *p)
+{
+	uint64_t calls = h_pinger_calls(p);
+	h_pinger_stop(p);
+	h_ok("the well-behaved client made %llu calls throughout, all answered correctly, "
+	     "slowest %llu ms",
+	     (unsigned long long)calls, (unsigned long long)(p->max_ns / 1000000));
 }
 
 /* ---- raw attach ---- */

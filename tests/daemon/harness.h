@@ -157,6 +157,9 @@ uint64_t h_pinger_calls(struct h_pinger *p);
 /* Stops the thread, detaches, and fails the test if it made no call at all. */
 void h_pinger_stop(struct h_pinger *p);
 
+/* Stops the pinger and reports how many calls it made and its slowest one. */
+void h_pinger_finish(struct h_pinger *p);
+
 /* ---- raw attach: the handshake by hand ---- */
 
 /* A hello as libcairn sends it: right magic and version, default sizes. */
