@@ -32,6 +32,7 @@ struct applier {
 	unsigned next; /* round-robin start */
 	bool waitv_ok;
 	struct cairn_msg *scratch;
+	uint64_t events_seen; /* the engine's event count at the last wake check */
 	/* Private counters, published to the state segment by publish_counters. */
 	uint64_t commands, results, errors, full, sleeps, wakes, dropped;
 };
@@ -188,6 +189,31 @@ static unsigned serve(struct applier *a, struct lane *l)
 	return n;
 }
 
+/*
+ * After a turn that published events: wakes the readers asleep on the event ring, if
+ * some lane says it has any. A host cannot write to the state segment, so it announces
+ * its sleeping readers in its own lane; the value is only a hint to make the syscall,
+ * and a lying host costs itself nothing but a wake-up per turn.
+ */
+static void wake_event_readers(struct applier *a)
+{
+	uint64_t t = cairn__engine_events_published(a->d->engine);
+	if (t == a->events_seen) {
+		return;
+	}
+	a->events_seen = t;
+	/* Orders the event publication before the sleepers loads (doorbell.h's Dekker). */
+	cairn__fence_seq_cst();
+	for (unsigned i = 0; i < a->nactive; i++) {
+		struct cairn_lane_header *h = a->active[i]->base;
+		if (cairn__load_relaxed(&h->event_sleepers) != 0) {
+			cairn__engine_wake_event_readers(a->d->engine);
+			a->wakes++;
+			return;
+		}
+	}
+}
+
 /* Sleeps until a command doorbell or the control doorbell rings, or a timeout. */
 static void sleep_on_lanes(struct applier *a)
 {
@@ -280,6 +306,9 @@ void *cairnd_apply_main(void *arg)
 		}
 		if (a.nactive) {
 			a.next = (a.next + 1) % a.nactive;
+		}
+		if (did) {
+			wake_event_readers(&a);
 		}
 		/*
 		 * The clock is read every 256 turns only: on an idle turn it would delay

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <numa.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -82,7 +83,17 @@ static void publish(struct control *c)
 
 static int make_state(struct daemon *d, int numa_node)
 {
-	cairn__state_plan(&d->state_layout);
+	struct cairn__engine_config ec;
+	cairn__engine_config_default(&ec);
+	ec.max_hunts = d->cfg.max_hunts;
+	ec.max_entities = d->cfg.max_entities;
+	ec.shards_per_hunt = d->cfg.shards;
+	ec.event_capacity = d->cfg.event_capacity;
+	ec.heap_size = d->cfg.grid_heap_bytes;
+	ec.maps = (const struct cairn__map *const *)d->maps;
+	ec.n_maps = d->n_maps;
+	cairn__state_plan(&d->state_layout, cairn__engine_events_size(&ec),
+			  cairn__engine_grid_size(&ec));
 	int r = cairn__memfd_new("cairn-state", d->state_layout.size, &d->state_fd);
 	if (r < 0) {
 		cairn__error("cannot create the state segment: %s", strerror(-r));
@@ -93,7 +104,27 @@ static int make_state(struct daemon *d, int numa_node)
 		cairn__error("cannot map the state segment: %s", strerror(-r));
 		return r;
 	}
+	if (numa_node >= 0 && numa_available() >= 0) {
+		/*
+		 * Before the first touch: every page of the segment, the grid included, is
+		 * then allocated on the apply thread's node.
+		 */
+		numa_tonode_memory(d->state, d->state_layout.size, numa_node);
+	}
 	cairn__state_init(d->state, &d->state_layout, d->cfg.max_clients, d->cfg.cpu, numa_node);
+	d->engine_counters =
+		(void *)((char *)d->state + d->state_layout.engine_counters_offset);
+	r = cairn__engine_new(&ec, (char *)d->state + d->state_layout.grid_offset,
+			      (char *)d->state + d->state_layout.events_offset, d->engine_counters,
+			      &d->engine);
+	if (r < 0) {
+		cairn__error("cannot set up the engine: %s", strerror(-r));
+		return r;
+	}
+	cairn__info("state segment: %llu MiB of address space (%u hunts, %u players and "
+		    "clues, %llu MiB of grid heap, %u events); pages are allocated as used",
+		    (unsigned long long)(d->state_layout.size >> 20), ec.max_hunts,
+		    ec.max_entities, (unsigned long long)(ec.heap_size >> 20), ec.event_capacity);
 	/*
 	 * Our read-write mapping exists; from now on nobody can create another one, so every
 	 * host's mapping is read-only.
@@ -696,5 +727,7 @@ int cairnd_run(struct daemon *d)
 	close(c.epfd);
 	close(c.sig_fd);
 	close(d->control_efd);
+	cairn__engine_free(d->engine);
+	d->engine = NULL;
 	return d->apply_result;
 }

@@ -18,10 +18,12 @@
 #include <sys/types.h>
 
 #include "cairn/protocol.h"
+#include "engine/engine.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
 
 #define CAIRND_MAX_ALLOW 16
+#define CAIRND_MAX_MAPS	 64
 
 struct cairnd_config {
 	const char *socket_path;
@@ -36,6 +38,15 @@ struct cairnd_config {
 	gid_t allow_gid[CAIRND_MAX_ALLOW];
 	unsigned n_allow_gid;
 	bool verbose;
+
+	/* The engine: --map files (map 0 is the embedded default) and capacities. */
+	const char *map_paths[CAIRND_MAX_MAPS];
+	unsigned n_map_paths;
+	uint32_t max_hunts;
+	uint32_t max_entities;
+	uint32_t shards;
+	uint32_t event_capacity;
+	uint64_t grid_heap_bytes;
 };
 
 /*
@@ -102,6 +113,12 @@ struct daemon {
 	struct cairn__state_layout state_layout;
 	struct cairn_state_header *hdr;
 	struct cairn_daemon_counters *counters;
+	struct cairn_engine_counters *engine_counters;
+
+	/* The engine, owned by the apply thread once it runs; its maps never change. */
+	struct cairn__map *maps[CAIRND_MAX_MAPS + 1];
+	uint32_t n_maps;
+	struct cairn__engine *engine;
 
 	struct lane *lanes; /* cfg.max_clients slots, indexed by lane id */
 	uint64_t next_client_id;
@@ -132,6 +149,9 @@ int cairnd_run(struct daemon *d);
 void *cairnd_apply_main(void *arg);
 void cairnd_post_to_apply(struct daemon *d, enum lane_event ev, struct lane *l);
 void cairnd_post_to_control(struct daemon *d, enum lane_event ev, struct lane *l);
+
+/* main.c: loads the embedded map and every --map file. Returns 0 or -errno/-code. */
+int cairnd_load_maps(struct daemon *d);
 
 /* handlers.c: builds the command lookup; called once before the apply thread starts. */
 void cairnd_handlers_init(void);

@@ -91,10 +91,27 @@ static void echo_blob(struct lane *l, const struct cairn_msg *cmd, struct cairn_
 	memcpy(out->payload, &a, sizeof(a));
 }
 
+static void handle_daemon_command(struct lane *l, const struct cairn_msg *cmd,
+				  uint64_t ingress_ns, struct cairn_msg *out);
+
 void cairnd_handle(struct daemon *d, struct lane *l, const struct cairn_msg *cmd,
 		   uint64_t ingress_ns, struct cairn_msg *out)
 {
-	(void)d;
+	if (cairn__engine_serves(cmd->hdr.type)) {
+		/* The engine checks and counts its own commands. */
+		struct cairn__blob blob = {l->blob, l->blob_size};
+		cairn__engine_apply(d->engine, cmd, ingress_ns, &blob, out);
+		return;
+	}
+	handle_daemon_command(l, cmd, ingress_ns, out);
+	cairn__count_command(d->engine_counters, cmd->hdr.type,
+			     out->hdr.type == CAIRN_MSG_ERROR ? out->hdr.status : 0);
+}
+
+/* The commands the daemon answers itself: PING, ECHO, ECHO_BLOB; anything unknown. */
+static void handle_daemon_command(struct lane *l, const struct cairn_msg *cmd,
+				  uint64_t ingress_ns, struct cairn_msg *out)
+{
 	const struct cairn__msg_desc *desc = command_desc(cmd->hdr.type);
 	if (!desc) {
 		error_result(cmd, CAIRN_E_UNKNOWN_TYPE, cmd->hdr.type, out);

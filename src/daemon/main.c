@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <mimalloc.h>
 #include <numa.h>
 #include <sched.h>
 #include <stdio.h>
@@ -39,6 +40,21 @@ static void usage(FILE *f)
 		"  -h, --help             show this help and exit\n"
 		"      --version          show the version and protocol version and exit\n"
 		"\n"
+		"The game engine:\n"
+		"  --map FILE             load a Moving AI .map file as the next map id (map 0 is\n"
+		"                         the embedded default; repeatable, up to 64)\n"
+		"  --max-hunts N          hunts alive at once (default 65536)\n"
+		"  --max-entities N       players and clues alive at once, all hunts (default\n"
+		"                         1048576)\n"
+		"  --shards N             seqlock shards per hunt (default 64)\n"
+		"  --event-capacity N     slots of the event broadcast ring, a power of two\n"
+		"                         (default 65536)\n"
+		"  --grid-heap-mb N       MiB of the state segment for the hunts' grids (default\n"
+		"                         512; a 128x96 map takes 16 KiB per hunt, 512x512 512 KiB)\n"
+		"\n"
+		"The state segment reserves address space for every limit above, but memory is\n"
+		"only used as hunts, players and clues are created.\n"
+		"\n"
 		"SIGTERM or SIGINT stops accepting clients, answers every command already pushed,\n"
 		"and exits 0.\n");
 }
@@ -68,6 +84,12 @@ enum {
 	OPT_GID,
 	OPT_DRAIN,
 	OPT_VERSION,
+	OPT_MAP,
+	OPT_MAX_HUNTS,
+	OPT_MAX_ENTITIES,
+	OPT_SHARDS,
+	OPT_EVENTS,
+	OPT_HEAP,
 };
 
 static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *sockbuf,
@@ -86,6 +108,12 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
+		{"map", required_argument, NULL, OPT_MAP},
+		{"max-hunts", required_argument, NULL, OPT_MAX_HUNTS},
+		{"max-entities", required_argument, NULL, OPT_MAX_ENTITIES},
+		{"shards", required_argument, NULL, OPT_SHARDS},
+		{"event-capacity", required_argument, NULL, OPT_EVENTS},
+		{"grid-heap-mb", required_argument, NULL, OPT_HEAP},
 		{0},
 	};
 	long long v;
@@ -150,6 +178,44 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 			}
 			cfg->drain_timeout_ns = (uint64_t)v * 1000000;
 			break;
+		case OPT_MAP:
+			if (cfg->n_map_paths >= CAIRND_MAX_MAPS) {
+				fprintf(stderr, "cairnd: at most %d --map\n", CAIRND_MAX_MAPS);
+				return -1;
+			}
+			cfg->map_paths[cfg->n_map_paths++] = optarg;
+			break;
+		case OPT_MAX_HUNTS:
+		case OPT_MAX_ENTITIES:
+			if (parse_num(o == OPT_MAX_HUNTS ? "--max-hunts" : "--max-entities", optarg, 1,
+				      (1 << CAIRN_ID_SLOT_BITS) - 1, &v) < 0) {
+				return -1;
+			}
+			*(o == OPT_MAX_HUNTS ? &cfg->max_hunts : &cfg->max_entities) = (uint32_t)v;
+			break;
+		case OPT_SHARDS:
+			if (parse_num("--shards", optarg, 1, 4096, &v) < 0) {
+				return -1;
+			}
+			cfg->shards = (uint32_t)v;
+			break;
+		case OPT_EVENTS:
+			if (parse_num("--event-capacity", optarg, 2, 1 << 24, &v) < 0) {
+				return -1;
+			}
+			if (v & (v - 1)) {
+				fprintf(stderr, "cairnd: --event-capacity must be a power of two, not %lld\n",
+					v);
+				return -1;
+			}
+			cfg->event_capacity = (uint32_t)v;
+			break;
+		case OPT_HEAP:
+			if (parse_num("--grid-heap-mb", optarg, 1, 1 << 20, &v) < 0) {
+				return -1;
+			}
+			cfg->grid_heap_bytes = (uint64_t)v << 20;
+			break;
 		case 'v':
 			cfg->verbose = true;
 			break;
@@ -183,6 +249,32 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 	return 0;
 }
 
+int cairnd_load_maps(struct daemon *d)
+{
+	struct cairn__map *m;
+	int r = cairn__map_default(&m);
+	if (r < 0) {
+		cairn__error("cannot build the embedded map: %s", cairn_strerror(r));
+		return r;
+	}
+	d->maps[d->n_maps++] = m;
+	for (unsigned i = 0; i < d->cfg.n_map_paths; i++) {
+		struct cairn__map_error err;
+		r = cairn__map_load(d->cfg.map_paths[i], &m, &err);
+		if (r < 0) {
+			cairn__error("--map %s: %s", d->cfg.map_paths[i], err.message);
+			return r;
+		}
+		d->maps[d->n_maps++] = m;
+	}
+	for (uint32_t i = 0; i < d->n_maps; i++) {
+		m = d->maps[i];
+		cairn__info("map %u: %s, %ux%u cells, %u passable", i, m->name, m->width, m->height,
+			    m->passable);
+	}
+	return 0;
+}
+
 /* Checks --cpu against the CPUs we may run on and finds its NUMA node. */
 static int place(struct daemon *d)
 {
@@ -202,7 +294,12 @@ static int place(struct daemon *d)
 		d->numa_node = numa_node_of_cpu(d->cfg.cpu);
 		cairn__info("apply thread pinned to CPU %d, NUMA node %d of %d%s", d->cfg.cpu,
 			    d->numa_node, numa_max_node() + 1,
-			    numa_max_node() == 0 ? " (one node: nothing to place)" : "");
+			    numa_max_node() == 0 ? " (one node: all memory is local already)"
+						 : "; state segment and engine memory placed there");
+		/* The engine's private allocations (mimalloc's arenas) follow this policy. */
+		if (d->numa_node >= 0) {
+			numa_set_preferred(d->numa_node);
+		}
 	} else {
 		cairn__info("apply thread pinned to CPU %d; NUMA is not available here, memory "
 			    "stays where the kernel puts it",
@@ -222,6 +319,11 @@ int main(int argc, char **argv)
 		.spin_ns = 200 * 1000,
 		.yield_ns = 200 * 1000,
 		.drain_timeout_ns = 5ull * 1000 * 1000 * 1000,
+		.max_hunts = 65536,
+		.max_entities = 1u << 20,
+		.shards = CAIRN_DEFAULT_SHARDS,
+		.event_capacity = 65536,
+		.grid_heap_bytes = (uint64_t)512 << 20,
 	};
 	if (parse_args(argc, argv, &d.cfg, sockbuf, sizeof(sockbuf)) < 0) {
 		return 2;
@@ -230,8 +332,20 @@ int main(int argc, char **argv)
 	if (place(&d) < 0) {
 		return 1;
 	}
+	/*
+	 * cairnd links mimalloc ahead of the C library, so that every allocation of the
+	 * daemon and its engine goes to mimalloc; say which one is in use.
+	 */
+	cairn__info("allocator: mimalloc %d.%d.%d", mi_version() / 100, mi_version() / 10 % 10,
+		    mi_version() % 10);
+	if (cairnd_load_maps(&d) < 0) {
+		return 1;
+	}
 	cairnd_handlers_init();
 	int r = cairnd_run(&d);
+	for (uint32_t i = 0; i < d.n_maps; i++) {
+		cairn__map_free(d.maps[i]);
+	}
 	if (r < 0) {
 		cairn__error("exiting: %s", cairn_strerror(r));
 		return 1;

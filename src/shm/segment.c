@@ -75,17 +75,30 @@ int cairn__fd_size(int fd, uint64_t *size)
 	return 0;
 }
 
-void cairn__state_plan(struct cairn__state_layout *l)
+void cairn__state_plan(struct cairn__state_layout *l, uint64_t events_size, uint64_t grid_size)
 {
+	memset(l, 0, sizeof(*l));
 	l->counters_offset = sizeof(struct cairn_state_header);
-	l->size = round_up(l->counters_offset + sizeof(struct cairn_daemon_counters), PAGE);
+	l->engine_counters_offset = l->counters_offset + sizeof(struct cairn_daemon_counters);
+	uint64_t end = round_up(l->engine_counters_offset + sizeof(struct cairn_engine_counters), PAGE);
+	if (events_size) {
+		l->events_offset = end;
+		l->events_size = round_up(events_size, PAGE);
+		end += l->events_size;
+	}
+	if (grid_size) {
+		l->grid_offset = end;
+		l->grid_size = round_up(grid_size, PAGE);
+		end += l->grid_size;
+	}
+	l->size = end;
 }
 
 void cairn__state_init(void *base, const struct cairn__state_layout *l, uint32_t max_lanes,
 		       int apply_cpu, int numa_node)
 {
 	struct cairn_state_header *h = base;
-	memset(base, 0, (size_t)l->size);
+	memset(base, 0, (size_t)l->engine_counters_offset + sizeof(struct cairn_engine_counters));
 	h->magic = CAIRN_STATE_MAGIC;
 	h->version_major = CAIRN_PROTO_MAJOR;
 	h->version_minor = CAIRN_PROTO_MINOR;
@@ -98,6 +111,12 @@ void cairn__state_init(void *base, const struct cairn__state_layout *l, uint32_t
 	h->numa_node = numa_node;
 	h->counters_offset = l->counters_offset;
 	h->counters_size = sizeof(struct cairn_daemon_counters);
+	h->engine_counters_offset = l->engine_counters_offset;
+	h->engine_counters_size = sizeof(struct cairn_engine_counters);
+	h->events_offset = l->events_offset;
+	h->events_size = l->events_size;
+	h->grid_offset = l->grid_offset;
+	h->grid_size = l->grid_size;
 	h->heartbeat_ns = cairn__now_ns();
 	h->daemon_state = CAIRN_DAEMON_STARTING;
 }
@@ -140,7 +159,21 @@ int cairn__state_validate(const void *base, uint64_t file_size)
 	    h.segment_size != file_size || h.counters_offset % 8 != 0 ||
 	    h.counters_size < sizeof(struct cairn_daemon_counters) ||
 	    h.counters_offset < h.header_size ||
-	    !fits(h.counters_offset, h.counters_size, file_size)) {
+	    !fits(h.counters_offset, h.counters_size, file_size) ||
+	    h.engine_counters_offset % 8 != 0 || h.engine_counters_offset < h.header_size ||
+	    h.engine_counters_size < sizeof(struct cairn_engine_counters) ||
+	    !fits(h.engine_counters_offset, h.engine_counters_size, file_size)) {
+		return -CAIRN_E_LAYOUT;
+	}
+	/* The event ring and the grid are optional; when present, page aligned and inside. */
+	if ((h.events_offset != 0 &&
+	     (h.events_offset % PAGE != 0 || h.events_offset < h.header_size ||
+	      h.events_size < sizeof(struct cairn_event_ring_header) ||
+	      !fits(h.events_offset, h.events_size, file_size))) ||
+	    (h.grid_offset != 0 &&
+	     (h.grid_offset % PAGE != 0 || h.grid_offset < h.header_size ||
+	      h.grid_size < sizeof(struct cairn_grid_header) ||
+	      !fits(h.grid_offset, h.grid_size, file_size)))) {
 		return -CAIRN_E_LAYOUT;
 	}
 	return 0;

@@ -34,19 +34,33 @@ int cairn__fd_size(int fd, uint64_t *size);
 
 struct cairn__state_layout {
 	uint64_t counters_offset;
+	uint64_t engine_counters_offset;
+	uint64_t events_offset; /* 0 when there is no event ring */
+	uint64_t events_size;
+	uint64_t grid_offset;	/* 0 when there is no grid */
+	uint64_t grid_size;
 	uint64_t size;
 };
 
-void cairn__state_plan(struct cairn__state_layout *l);
+/*
+ * Plans a state segment: the header, the daemon's and the engine's counters, then the
+ * event ring (events_size bytes) and the grid region (grid_size bytes), each page
+ * aligned. Either size may be 0 for none.
+ */
+void cairn__state_plan(struct cairn__state_layout *l, uint64_t events_size, uint64_t grid_size);
 
-/* Writes the header of a fresh state segment (daemon only). */
+/*
+ * Writes the header and counters of a fresh state segment (daemon only). The memory
+ * must be zero-filled (a new memfd is); the event ring and grid regions are left
+ * untouched, so that their pages are only allocated as they are used.
+ */
 void cairn__state_init(void *base, const struct cairn__state_layout *l, uint32_t max_lanes,
 		       int apply_cpu, int numa_node);
 
 /*
  * Checks a state segment mapped from a file of file_size bytes before anything else
- * reads it: magic, major version, header and segment sizes, every region within the
- * file. Reads nothing beyond file_size. Returns 0, -CAIRN_E_BAD_MAGIC,
+ * reads it: magic, major version, header and segment sizes, every region (counters,
+ * engine counters, event ring, grid) within the file and page or line aligned. Reads nothing beyond file_size. Returns 0, -CAIRN_E_BAD_MAGIC,
  * -CAIRN_E_VERSION or -CAIRN_E_LAYOUT.
  */
 int cairn__state_validate(const void *base, uint64_t file_size);

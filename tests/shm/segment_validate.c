@@ -333,7 +333,7 @@ static void build(enum kind kind, struct seg *s)
 {
 	memset(s, 0, sizeof(*s));
 	if (kind == STATE) {
-		cairn__state_plan(&s->st);
+		cairn__state_plan(&s->st, 0, 0);
 		s->size = s->st.size;
 	} else {
 		ASSERT_OK(cairn__lane_plan(CMD_CAP, RES_CAP, BLOB_SIZE, &s->ln));

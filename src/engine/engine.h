@@ -1,0 +1,147 @@
+/*
+ * The game engine: hunts, players, clues, moves, claims and queries.
+ *
+ * The engine is a deterministic function of the commands it is given and their ingress
+ * stamps: it does no I/O, reads no clock, draws no random numbers and never lets an
+ * address decide anything. The same commands with the same stamps give the same
+ * results and the same state hash, in any process, on any machine. Only one thread
+ * may call into an engine (the daemon's apply thread); readers in other processes see
+ * its grid through seqlocks (see the hunt_info, shard and entity structs of
+ * shm-protocol/schema.json).
+ *
+ * Memory: the grid region (hunts, entities, every hunt's shards and blocks) and the
+ * event ring are laid out in memory the caller provides — the daemon's state segment —
+ * or, when the caller passes NULL, in memory the engine maps for itself (tests, tools).
+ * Private bookkeeping (free lists, per-hunt lists, scratch space for queries) lives in
+ * the engine's own allocations.
+ */
+#ifndef CAIRN_ENGINE_ENGINE_H
+#define CAIRN_ENGINE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn/protocol.h"
+#include "map/map.h"
+
+struct cairn__engine;
+
+struct cairn__engine_config {
+	uint32_t max_hunts;	  /* 1 .. 2^24 - 1 */
+	uint32_t max_entities;	  /* players and clues of every hunt, 1 .. 2^24 - 1 */
+	uint32_t shards_per_hunt; /* 1 .. 4096 */
+	uint32_t event_capacity;  /* a power of two, >= 2 */
+	uint64_t heap_size;	  /* bytes for every hunt's shards and blocks */
+	/*
+	 * The loaded maps, indexed by map id: NOT copied; they must outlive the engine.
+	 * Map 0 is the one a HUNT_CREATE with map_id 0 gets.
+	 */
+	const struct cairn__map *const *maps;
+	uint32_t n_maps;
+};
+
+/* Fills in the defaults: 65536 hunts, 1 Mi entities, 64 shards, 64 Ki events, 512 MiB. */
+void cairn__engine_config_default(struct cairn__engine_config *cfg);
+
+/* Bytes of the grid region and of the event ring for cfg, each a multiple of 4096. */
+size_t cairn__engine_grid_size(const struct cairn__engine_config *cfg);
+size_t cairn__engine_events_size(const struct cairn__engine_config *cfg);
+
+/*
+ * Creates an empty engine. grid and events are page-aligned, zero-filled regions of the
+ * sizes above (pages are touched only as hunts and entities use them), or NULL for
+ * private memory; counters may be NULL for a private block. None of them is freed by
+ * the engine. Returns 0, -EINVAL for a bad configuration, or -ENOMEM.
+ */
+int cairn__engine_new(const struct cairn__engine_config *cfg, void *grid, void *events,
+		      struct cairn_engine_counters *counters, struct cairn__engine **out);
+
+/* Frees an engine. Accepts NULL. */
+void cairn__engine_free(struct cairn__engine *e);
+
+/* The client's blob arena, for the queries that write their answers there. */
+struct cairn__blob {
+	uint8_t *base;
+	uint64_t size;
+};
+
+/* True for the command types the engine answers (HUNT_CREATE .. STATE_HASH). */
+bool cairn__engine_serves(uint16_t type);
+
+/*
+ * True for the command types that can change the engine's state (these, and only
+ * these, need to be logged to replay it). A command that fails changes nothing.
+ */
+bool cairn__engine_mutates(uint16_t type);
+
+/*
+ * Applies one command with its ingress stamp and writes the result (a reply, or an
+ * ERROR naming the reason) into *out. cmd is untrusted in every field: a bad command is
+ * answered with an error and leaves the state exactly as it was. blob may be NULL for
+ * a client without an arena; the queries then fail with BLOB_RANGE.
+ *
+ * Returns 0 when the command succeeded, or the negated error code that *out carries.
+ */
+int cairn__engine_apply(struct cairn__engine *e, const struct cairn_msg *cmd,
+			uint64_t ingress_ns, const struct cairn__blob *blob, struct cairn_msg *out);
+
+/*
+ * The state hash: FNV-1a 64 over the canonical image of the state (what
+ * cairn__engine_save writes, less its header). Equal states have equal hashes on every
+ * machine, whatever memory or configuration the engines were given.
+ */
+uint64_t cairn__engine_hash(const struct cairn__engine *e);
+
+/* Order number of the latest command that changed the state (0 for none). */
+uint64_t cairn__engine_applied(const struct cairn__engine *e);
+
+/*
+ * Serializes the whole state into a new buffer (*buf, *len; the caller frees it with
+ * free()). The image is little-endian and independent of memory addresses and of the
+ * configuration, except that it names the maps it was made with by hash.
+ * Returns 0 or -ENOMEM.
+ */
+int cairn__engine_save(const struct cairn__engine *e, uint8_t **buf, size_t *len);
+
+/*
+ * Restores an image made by cairn__engine_save into an engine that has applied nothing
+ * yet. The image is untrusted: anything malformed, a map missing or different, or more
+ * hunts or entities than this engine holds gives -CAIRN_E_BAD_SNAPSHOT and leaves the
+ * engine empty. Publishes no events. Returns 0, -CAIRN_E_BAD_SNAPSHOT, -EBUSY when the
+ * engine is not empty, or -ENOMEM.
+ */
+int cairn__engine_restore(struct cairn__engine *e, const uint8_t *buf, size_t len);
+
+/* The engine's counters (shared memory when the daemon gave them). */
+struct cairn_engine_counters *cairn__engine_counters(struct cairn__engine *e);
+
+/* Events published so far (the broadcast ring's tail). */
+uint64_t cairn__engine_events_published(const struct cairn__engine *e);
+
+/*
+ * Wakes readers asleep on the event ring; the daemon calls it after a turn that
+ * published events, when some lane says it has event sleepers.
+ */
+void cairn__engine_wake_event_readers(struct cairn__engine *e);
+
+/*
+ * Counts one command answered with status (0 or a protocol error code) in counters:
+ * by type, and by error. The engine counts the commands it serves; the daemon counts
+ * the others with this.
+ */
+static inline void cairn__count_command(struct cairn_engine_counters *c, uint16_t type,
+					int status)
+{
+	uint64_t *t = &c->by_type[type < 64 ? type : 0];
+	__atomic_store_n(t, __atomic_load_n(t, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+	if (status != 0) {
+		int i = status - CAIRN_E_BAD_MAGIC;
+		uint64_t *r = &c->by_error[i >= 0 && i < 63 ? i : 63];
+		__atomic_store_n(r, __atomic_load_n(r, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&c->rejected, __atomic_load_n(&c->rejected, __ATOMIC_RELAXED) + 1,
+				 __ATOMIC_RELAXED);
+	}
+}
+
+#endif
