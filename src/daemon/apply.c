@@ -21,9 +21,9 @@
 #include "daemon/daemon.h"
 #include "shm/doorbell.h"
 
-#define HEARTBEAT_NS	    (1000 * 1000)	/* stamp the heartbeat at most this often */
-#define SLEEP_NS	    (50 * 1000 * 1000)	/* longest sleep: keeps the heartbeat fresh */
-#define BLOCKED_SLEEP_NS    (1000 * 1000)	/* sleep while a lane waits for result room */
+#define HEARTBEAT_NS     (1000 * 1000)      /* stamp the heartbeat at most this often */
+#define SLEEP_NS         (50 * 1000 * 1000) /* longest sleep: keeps the heartbeat fresh */
+#define BLOCKED_SLEEP_NS (1000 * 1000)      /* sleep while a lane waits for result room */
 
 struct applier {
 	struct daemon *d;
@@ -251,7 +251,8 @@ static void sleep_on_lanes(struct applier *a)
 			if (r == -ENOSYS || r == -EPERM) {
 				cairn__warn("futex_waitv is not available (%s): idle lanes are "
 					    "polled every %d us instead",
-					    r == -ENOSYS ? "kernel older than 5.16" : "blocked by seccomp",
+					    r == -ENOSYS ? "kernel older than 5.16"
+							 : "blocked by seccomp",
 					    BLOCKED_SLEEP_NS / 1000);
 				a->waitv_ok = false;
 			}
@@ -332,7 +333,8 @@ void *cairnd_apply_main(void *arg)
 				break;
 			}
 			if (now >= drain_deadline) {
-				cairn__warn("drain timed out: some clients did not read their results");
+				cairn__warn(
+					"drain timed out: some clients did not read their results");
 				break;
 			}
 		}
@@ -350,8 +352,7 @@ void *cairnd_apply_main(void *arg)
 		}
 	}
 	publish_counters(&a);
-	cairn__info("apply thread: drained; %llu commands applied",
-		    (unsigned long long)a.commands);
+	cairn__info("apply thread: drained; %llu commands applied", (unsigned long long)a.commands);
 	free(a.active);
 	return NULL;
 }

@@ -33,7 +33,7 @@
 #include "daemon/daemon.h"
 
 #define HANDSHAKE_TIMEOUT_NS (5ull * 1000 * 1000 * 1000)
-#define MAX_PENDING	     64
+#define MAX_PENDING          64
 
 enum conn_kind { K_LISTEN = 1, K_SIGNAL, K_EVENT, K_PENDING, K_CLIENT };
 
@@ -112,8 +112,7 @@ static int make_state(struct daemon *d, int numa_node)
 		numa_tonode_memory(d->state, d->state_layout.size, numa_node);
 	}
 	cairn__state_init(d->state, &d->state_layout, d->cfg.max_clients, d->cfg.cpu, numa_node);
-	d->engine_counters =
-		(void *)((char *)d->state + d->state_layout.engine_counters_offset);
+	d->engine_counters = (void *)((char *)d->state + d->state_layout.engine_counters_offset);
 	r = cairn__engine_new(&ec, (char *)d->state + d->state_layout.grid_offset,
 			      (char *)d->state + d->state_layout.events_offset, d->engine_counters,
 			      &d->engine);
@@ -123,8 +122,8 @@ static int make_state(struct daemon *d, int numa_node)
 	}
 	cairn__info("state segment: %llu MiB of address space (%u hunts, %u players and "
 		    "clues, %llu MiB of grid heap, %u events); pages are allocated as used",
-		    (unsigned long long)(d->state_layout.size >> 20), ec.max_hunts,
-		    ec.max_entities, (unsigned long long)(ec.heap_size >> 20), ec.event_capacity);
+		    (unsigned long long)(d->state_layout.size >> 20), ec.max_hunts, ec.max_entities,
+		    (unsigned long long)(ec.heap_size >> 20), ec.event_capacity);
 	/*
 	 * Our read-write mapping exists; from now on nobody can create another one, so every
 	 * host's mapping is read-only.
@@ -187,7 +186,8 @@ static int open_listener(struct control *c)
 	}
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			cairn__error("%s exists and is not a socket; remove it or use --socket", path);
+			cairn__error("%s exists and is not a socket; remove it or use --socket",
+				     path);
 			return -EEXIST;
 		}
 		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -525,8 +525,9 @@ static void release_lane(struct control *c, struct lane *l)
 	if (!l->dropped) {
 		c->reclaimed++;
 	}
-	cairn__info("%s lane %u of client %llu (pid %d)", l->dropped ? "freed dropped" : "reclaimed",
-		    l->id, (unsigned long long)l->client_id, (int)l->pid);
+	cairn__info("%s lane %u of client %llu (pid %d)",
+		    l->dropped ? "freed dropped" : "reclaimed", l->id,
+		    (unsigned long long)l->client_id, (int)l->pid);
 	munmap(l->base, l->size);
 	l->base = NULL;
 	l->phase = LANE_FREE;
@@ -687,7 +688,8 @@ int cairnd_run(struct daemon *d)
 			case K_SIGNAL: {
 				struct signalfd_siginfo si;
 				while (read(c.sig_fd, &si, sizeof(si)) == sizeof(si)) {
-					begin_stop(&c, si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+					begin_stop(&c,
+						   si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 				}
 				break;
 			}

@@ -23,15 +23,15 @@
 #include "shm/segment.h"
 
 #define CAIRND_MAX_ALLOW 16
-#define CAIRND_MAX_MAPS	 64
+#define CAIRND_MAX_MAPS  64
 
 struct cairnd_config {
 	const char *socket_path;
-	int cpu;		/* -1: not pinned */
+	int cpu; /* -1: not pinned */
 	uint32_t max_clients;
-	uint32_t batch;		/* commands taken from one lane per turn */
-	uint64_t spin_ns;	/* apply thread: busy-poll this long before yielding */
-	uint64_t yield_ns;	/* then yield this long before sleeping */
+	uint32_t batch;    /* commands taken from one lane per turn */
+	uint64_t spin_ns;  /* apply thread: busy-poll this long before yielding */
+	uint64_t yield_ns; /* then yield this long before sleeping */
 	uint64_t drain_timeout_ns;
 	uid_t allow_uid[CAIRND_MAX_ALLOW];
 	unsigned n_allow_uid;
@@ -128,9 +128,9 @@ struct daemon {
 	struct lane_msg *to_apply;
 	size_t n_to_apply;
 	size_t queue_cap;       /* of both queues: two messages per lane at most */
-	uint32_t apply_bell;	/* private futex: bumped after queueing */
+	uint32_t apply_bell;    /* private futex: bumped after queueing */
 	uint32_t apply_pending; /* atomic: to_apply is non-empty */
-	uint32_t stopping;	/* atomic: drain and exit */
+	uint32_t stopping;      /* atomic: drain and exit */
 
 	/* apply -> control */
 	pthread_mutex_t to_control_lock;

@@ -24,8 +24,7 @@ static void error_result(const struct cairn_msg *cmd, int code, uint32_t detail,
 	memcpy(out->payload, &e, sizeof(e));
 }
 
-static void reply(const struct cairn_msg *cmd, uint16_t type, uint8_t length,
-		  struct cairn_msg *out)
+static void reply(const struct cairn_msg *cmd, uint16_t type, uint8_t length, struct cairn_msg *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->hdr.type = type;
@@ -91,8 +90,8 @@ static void echo_blob(struct lane *l, const struct cairn_msg *cmd, struct cairn_
 	memcpy(out->payload, &a, sizeof(a));
 }
 
-static void handle_daemon_command(struct lane *l, const struct cairn_msg *cmd,
-				  uint64_t ingress_ns, struct cairn_msg *out);
+static void handle_daemon_command(struct lane *l, const struct cairn_msg *cmd, uint64_t ingress_ns,
+				  struct cairn_msg *out);
 
 void cairnd_handle(struct daemon *d, struct lane *l, const struct cairn_msg *cmd,
 		   uint64_t ingress_ns, struct cairn_msg *out)
@@ -109,8 +108,8 @@ void cairnd_handle(struct daemon *d, struct lane *l, const struct cairn_msg *cmd
 }
 
 /* The commands the daemon answers itself: PING, ECHO, ECHO_BLOB; anything unknown. */
-static void handle_daemon_command(struct lane *l, const struct cairn_msg *cmd,
-				  uint64_t ingress_ns, struct cairn_msg *out)
+static void handle_daemon_command(struct lane *l, const struct cairn_msg *cmd, uint64_t ingress_ns,
+				  struct cairn_msg *out)
 {
 	const struct cairn__msg_desc *desc = command_desc(cmd->hdr.type);
 	if (!desc) {

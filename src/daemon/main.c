@@ -31,7 +31,8 @@ static void usage(FILE *f)
 		"  --max-clients N        lanes available to clients at once (default 64)\n"
 		"  --batch N              commands taken from one lane per turn (default 32)\n"
 		"  --spin-us N            when idle, busy-poll N us before yielding (default 200)\n"
-		"  --yield-us N           then yield N us before sleeping on doorbells (default 200)\n"
+		"  --yield-us N           then yield N us before sleeping on doorbells (default "
+		"200)\n"
 		"  --allow-uid UID        let this uid attach (repeatable; default: our own uid)\n"
 		"  --allow-gid GID        let members of this gid attach (repeatable)\n"
 		"  --drain-timeout-ms N   on SIGTERM, wait at most N ms for clients to take their\n"
@@ -50,7 +51,8 @@ static void usage(FILE *f)
 		"  --event-capacity N     slots of the event broadcast ring, a power of two\n"
 		"                         (default 65536)\n"
 		"  --grid-heap-mb N       MiB of the state segment for the hunts' grids (default\n"
-		"                         512; a 128x96 map takes 16 KiB per hunt, 512x512 512 KiB)\n"
+		"                         512; a 128x96 map takes 16 KiB per hunt, 512x512 512 "
+		"KiB)\n"
 		"\n"
 		"The state segment reserves address space for every limit above, but memory is\n"
 		"only used as hunts, players and clues are created.\n"
@@ -160,8 +162,10 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 				      UINT_MAX - 1, &v) < 0) {
 				return -1;
 			}
-			if ((o == OPT_UID ? cfg->n_allow_uid : cfg->n_allow_gid) >= CAIRND_MAX_ALLOW) {
-				fprintf(stderr, "cairnd: at most %d --allow-uid and %d --allow-gid\n",
+			if ((o == OPT_UID ? cfg->n_allow_uid : cfg->n_allow_gid) >=
+			    CAIRND_MAX_ALLOW) {
+				fprintf(stderr,
+					"cairnd: at most %d --allow-uid and %d --allow-gid\n",
 					CAIRND_MAX_ALLOW, CAIRND_MAX_ALLOW);
 				return -1;
 			}
@@ -187,8 +191,8 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 			break;
 		case OPT_MAX_HUNTS:
 		case OPT_MAX_ENTITIES:
-			if (parse_num(o == OPT_MAX_HUNTS ? "--max-hunts" : "--max-entities", optarg, 1,
-				      (1 << CAIRN_ID_SLOT_BITS) - 1, &v) < 0) {
+			if (parse_num(o == OPT_MAX_HUNTS ? "--max-hunts" : "--max-entities", optarg,
+				      1, (1 << CAIRN_ID_SLOT_BITS) - 1, &v) < 0) {
 				return -1;
 			}
 			*(o == OPT_MAX_HUNTS ? &cfg->max_hunts : &cfg->max_entities) = (uint32_t)v;
@@ -204,7 +208,9 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 				return -1;
 			}
 			if (v & (v - 1)) {
-				fprintf(stderr, "cairnd: --event-capacity must be a power of two, not %lld\n",
+				fprintf(stderr,
+					"cairnd: --event-capacity must be a power of two, not "
+					"%lld\n",
 					v);
 				return -1;
 			}
@@ -241,7 +247,8 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 	}
 	if (!cfg->socket_path) {
 		if (cairn_default_socket_path(sockbuf, socklen) < 0) {
-			fprintf(stderr, "cairnd: the default socket path is too long; use --socket\n");
+			fprintf(stderr,
+				"cairnd: the default socket path is too long; use --socket\n");
 			return -1;
 		}
 		cfg->socket_path = sockbuf;
@@ -294,8 +301,9 @@ static int place(struct daemon *d)
 		d->numa_node = numa_node_of_cpu(d->cfg.cpu);
 		cairn__info("apply thread pinned to CPU %d, NUMA node %d of %d%s", d->cfg.cpu,
 			    d->numa_node, numa_max_node() + 1,
-			    numa_max_node() == 0 ? " (one node: all memory is local already)"
-						 : "; state segment and engine memory placed there");
+			    numa_max_node() == 0
+				    ? " (one node: all memory is local already)"
+				    : "; state segment and engine memory placed there");
 		/* The engine's private allocations (mimalloc's arenas) follow this policy. */
 		if (d->numa_node >= 0) {
 			numa_set_preferred(d->numa_node);

@@ -46,8 +46,10 @@ static void plan_grid(const struct cairn__engine_config *cfg, struct grid_plan *
 {
 	p->maps = sizeof(struct cairn_grid_header);
 	p->hunts = round_page(p->maps + (uint64_t)cfg->n_maps * sizeof(struct cairn_map_info));
-	p->entities = round_page(p->hunts + (uint64_t)cfg->max_hunts * sizeof(struct cairn_hunt_info));
-	p->heap = round_page(p->entities + (uint64_t)cfg->max_entities * sizeof(struct cairn_entity));
+	p->entities =
+		round_page(p->hunts + (uint64_t)cfg->max_hunts * sizeof(struct cairn_hunt_info));
+	p->heap =
+		round_page(p->entities + (uint64_t)cfg->max_entities * sizeof(struct cairn_entity));
 	p->size = round_page(p->heap + cfg->heap_size);
 }
 
@@ -66,8 +68,8 @@ size_t cairn__engine_events_size(const struct cairn__engine_config *cfg)
 /* Zero-filled private memory whose pages are only touched when used. */
 static void *map_anon(size_t size)
 {
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		       -1, 0);
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
@@ -150,7 +152,8 @@ int cairn__engine_new(const struct cairn__engine_config *cfg, void *grid, void *
 	e->hunts = calloc(cfg->max_hunts, sizeof(*e->hunts));
 	e->links = calloc(cfg->max_entities, sizeof(*e->links));
 	e->scratch = map_anon((size_t)cfg->max_entities * sizeof(*e->scratch));
-	if (!e->hunts || !e->links || !e->scratch || cairn__slots_init(&e->hunt_slots, cfg->max_hunts) < 0 ||
+	if (!e->hunts || !e->links || !e->scratch ||
+	    cairn__slots_init(&e->hunt_slots, cfg->max_hunts) < 0 ||
 	    cairn__slots_init(&e->ent_slots, cfg->max_entities) < 0) {
 		goto fail;
 	}
@@ -256,8 +259,7 @@ void cairn__eng_reply(const struct cairn_msg *cmd, uint16_t type, uint8_t length
 	memcpy(out->payload, payload, size);
 }
 
-int cairn__eng_error(const struct cairn_msg *cmd, int code, uint32_t detail,
-		     struct cairn_msg *out)
+int cairn__eng_error(const struct cairn_msg *cmd, int code, uint32_t detail, struct cairn_msg *out)
 {
 	struct cairn_error_info ei;
 	memset(&ei, 0, sizeof(ei));
@@ -268,9 +270,8 @@ int cairn__eng_error(const struct cairn_msg *cmd, int code, uint32_t detail,
 	return -code;
 }
 
-void cairn__eng_event(struct cairn__engine *e, uint16_t type, uint32_t hunt_id,
-		      uint64_t stamp_ns, uint32_t player_id, uint32_t clue_id, int64_t value,
-		      int32_t x, int32_t y)
+void cairn__eng_event(struct cairn__engine *e, uint16_t type, uint32_t hunt_id, uint64_t stamp_ns,
+		      uint32_t player_id, uint32_t clue_id, int64_t value, int32_t x, int32_t y)
 {
 	struct cairn_event ev;
 	memset(&ev, 0, sizeof(ev));
@@ -369,8 +370,8 @@ static int dispatch(struct cairn__engine *e, const struct cairn_msg *cmd, uint64
 	}
 }
 
-int cairn__engine_apply(struct cairn__engine *e, const struct cairn_msg *cmd,
-			uint64_t ingress_ns, const struct cairn__blob *blob, struct cairn_msg *out)
+int cairn__engine_apply(struct cairn__engine *e, const struct cairn_msg *cmd, uint64_t ingress_ns,
+			const struct cairn__blob *blob, struct cairn_msg *out)
 {
 	int rc = dispatch(e, cmd, ingress_ns, blob, out);
 	cairn__count_command(e->ctr, cmd->hdr.type, rc < 0 ? -rc : 0);

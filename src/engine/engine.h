@@ -28,11 +28,11 @@
 struct cairn__engine;
 
 struct cairn__engine_config {
-	uint32_t max_hunts;	  /* 1 .. 2^24 - 1 */
-	uint32_t max_entities;	  /* players and clues of every hunt, 1 .. 2^24 - 1 */
+	uint32_t max_hunts;       /* 1 .. 2^24 - 1 */
+	uint32_t max_entities;    /* players and clues of every hunt, 1 .. 2^24 - 1 */
 	uint32_t shards_per_hunt; /* 1 .. 4096 */
 	uint32_t event_capacity;  /* a power of two, >= 2 */
-	uint64_t heap_size;	  /* bytes for every hunt's shards and blocks */
+	uint64_t heap_size;       /* bytes for every hunt's shards and blocks */
 	/*
 	 * The loaded maps, indexed by map id: NOT copied; they must outlive the engine.
 	 * Map 0 is the one a HUNT_CREATE with map_id 0 gets.
@@ -83,8 +83,8 @@ bool cairn__engine_mutates(uint16_t type);
  *
  * Returns 0 when the command succeeded, or the negated error code that *out carries.
  */
-int cairn__engine_apply(struct cairn__engine *e, const struct cairn_msg *cmd,
-			uint64_t ingress_ns, const struct cairn__blob *blob, struct cairn_msg *out);
+int cairn__engine_apply(struct cairn__engine *e, const struct cairn_msg *cmd, uint64_t ingress_ns,
+			const struct cairn__blob *blob, struct cairn_msg *out);
 
 /*
  * The state hash: FNV-1a 64 over the canonical image of the state (what
@@ -130,8 +130,7 @@ void cairn__engine_wake_event_readers(struct cairn__engine *e);
  * by type, and by error. The engine counts the commands it serves; the daemon counts
  * the others with this.
  */
-static inline void cairn__count_command(struct cairn_engine_counters *c, uint16_t type,
-					int status)
+static inline void cairn__count_command(struct cairn_engine_counters *c, uint16_t type, int status)
 {
 	uint64_t *t = &c->by_type[type < 64 ? type : 0];
 	__atomic_store_n(t, __atomic_load_n(t, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);

@@ -112,7 +112,8 @@ int cairn__grid_hunt_alloc(struct cairn__engine *e, struct hunt *h)
 	h->chunk = off;
 	h->chunk_class = c;
 	h->shards = (struct cairn_shard *)base;
-	h->blocks = (struct cairn_block *)(base + (uint64_t)h->nshards * sizeof(struct cairn_shard));
+	h->blocks =
+		(struct cairn_block *)(base + (uint64_t)h->nshards * sizeof(struct cairn_shard));
 	for (uint32_t i = 0; i < h->nshards; i++) {
 		uint64_t s = cairn__load_relaxed(&h->shards[i].seq);
 		cairn__store_relaxed(&h->shards[i].seq, (s + 1) & ~(uint64_t)1);

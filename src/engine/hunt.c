@@ -122,7 +122,7 @@ int cairn__cmd_hunt_destroy(struct cairn__engine *e, const struct cairn_msg *c, 
 	cairn__slots_put(&e->hunt_slots, slot);
 	cairn__grid_update_header(e);
 	cairn__eng_event(e, CAIRN_EVENT_HUNT_DESTROYED, q.hunt_id, now, 0, 0, 0, 0, 0);
-	cairn__eng_reply(c, CAIRN_MSG_HUNT_DESTROYED, CAIRN_MSG_HUNT_DESTROYED_LEN_MIN, &r, sizeof(r),
-			 out);
+	cairn__eng_reply(c, CAIRN_MSG_HUNT_DESTROYED, CAIRN_MSG_HUNT_DESTROYED_LEN_MIN, &r,
+			 sizeof(r), out);
 	return 0;
 }

@@ -24,11 +24,11 @@
 
 #include "engine/internal.h"
 
-#define IMAGE_MAGIC "CAIRNENG"
+#define IMAGE_MAGIC   "CAIRNENG"
 #define IMAGE_VERSION 1u
 
 #define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
+#define FNV_PRIME  0x100000001b3ull
 
 struct sink {
 	uint8_t *buf;
@@ -422,7 +422,8 @@ static bool parse(struct cairn__engine *e, const uint8_t *buf, size_t len, bool 
 	e->applied = applied;
 	for (uint32_t i = 0; i < hwm; i++) {
 		if (hlive[i]) {
-			cairn__grid_publish_hunt(e, i, make_id(i, e->hunt_slots.gen[i]), &e->hunts[i]);
+			cairn__grid_publish_hunt(e, i, make_id(i, e->hunt_slots.gen[i]),
+						 &e->hunts[i]);
 		}
 	}
 	cairn__grid_update_header(e);
@@ -465,7 +466,8 @@ int cairn__engine_restore(struct cairn__engine *e, const uint8_t *buf, size_t le
 	}
 	uint8_t *hlive = calloc(e->cfg.max_hunts, 1);
 	uint8_t *elive = calloc(e->cfg.max_entities, 1);
-	uint32_t maxn = e->cfg.max_hunts > e->cfg.max_entities ? e->cfg.max_hunts : e->cfg.max_entities;
+	uint32_t maxn =
+		e->cfg.max_hunts > e->cfg.max_entities ? e->cfg.max_hunts : e->cfg.max_entities;
 	uint8_t *seen = calloc(maxn, 1);
 	struct pending *pend = calloc(e->cfg.max_entities, sizeof(*pend));
 	int rc = -ENOMEM;

@@ -40,11 +40,11 @@ static inline uint32_t id_slot(uint32_t id)
 /* Slot allocation with generations: free slots on a LIFO stack, then the high mark. */
 struct slots {
 	uint32_t max;
-	uint32_t hwm;	 /* slots ever used */
+	uint32_t hwm; /* slots ever used */
 	uint32_t nfree;
-	uint32_t *free;	 /* stack of free slots below hwm */
-	uint8_t *gen;	 /* generation of each slot's current or last id */
-	uint8_t *live;	 /* 1 while the slot holds something */
+	uint32_t *free; /* stack of free slots below hwm */
+	uint8_t *gen;   /* generation of each slot's current or last id */
+	uint8_t *live;  /* 1 while the slot holds something */
 };
 
 /* The engine's private view of one hunt. */
@@ -60,11 +60,11 @@ struct hunt {
 	int64_t limit_x, limit_y; /* positions run over [0, limit) */
 	struct cairn_shard *shards;
 	struct cairn_block *blocks;
-	uint64_t chunk;	 /* heap offset of shards and blocks */
+	uint64_t chunk; /* heap offset of shards and blocks */
 	uint32_t chunk_class;
 	uint32_t first_player; /* slot + 1: the hunt's players, in join order */
 	uint32_t last_player;
-	uint32_t first_clue;   /* slot + 1: the hunt's clues, in placing order */
+	uint32_t first_clue; /* slot + 1: the hunt's clues, in placing order */
 	uint32_t last_clue;
 	uint32_t players, clues, claimed;
 };
@@ -86,8 +86,8 @@ struct heap_class {
 
 /* A query's candidate, sorted on (key, tie). */
 struct cairn__cand {
-	uint64_t key;  /* distance^2, or the score turned into an ascending key */
-	uint64_t tie;  /* id, or join order */
+	uint64_t key; /* distance^2, or the score turned into an ascending key */
+	uint64_t tie; /* id, or join order */
 	uint32_t slot;
 };
 
@@ -134,11 +134,9 @@ static inline uint64_t eng_commit(struct cairn__engine *e)
 /* engine.c: the result helpers every command file uses. */
 void cairn__eng_reply(const struct cairn_msg *cmd, uint16_t type, uint8_t length,
 		      const void *payload, size_t size, struct cairn_msg *out);
-int cairn__eng_error(const struct cairn_msg *cmd, int code, uint32_t detail,
-		     struct cairn_msg *out);
-void cairn__eng_event(struct cairn__engine *e, uint16_t type, uint32_t hunt_id,
-		      uint64_t stamp_ns, uint32_t player_id, uint32_t clue_id, int64_t value,
-		      int32_t x, int32_t y);
+int cairn__eng_error(const struct cairn_msg *cmd, int code, uint32_t detail, struct cairn_msg *out);
+void cairn__eng_event(struct cairn__engine *e, uint16_t type, uint32_t hunt_id, uint64_t stamp_ns,
+		      uint32_t player_id, uint32_t clue_id, int64_t value, int32_t x, int32_t y);
 
 /* engine.c: slots */
 int cairn__slots_init(struct slots *s, uint32_t max);

@@ -119,8 +119,7 @@ int cairn__cmd_leave(struct cairn__engine *e, const struct cairn_msg *c, uint64_
 	h->players--;
 	cairn__grid_publish_hunt(e, id_slot(q.hunt_id), q.hunt_id, h);
 	cairn__grid_update_header(e);
-	cairn__eng_event(e, CAIRN_EVENT_PLAYER_LEFT, q.hunt_id, now, q.player_id, 0, r.score, x,
-			 y);
+	cairn__eng_event(e, CAIRN_EVENT_PLAYER_LEFT, q.hunt_id, now, q.player_id, 0, r.score, x, y);
 	cairn__eng_reply(c, CAIRN_MSG_LEFT, CAIRN_MSG_LEFT_LEN_MIN, &r, sizeof(r), out);
 	return 0;
 }

@@ -42,8 +42,7 @@ static int check_out(const struct cairn__blob *blob, uint32_t off, uint32_t cap,
 		     uint32_t *detail)
 {
 	*detail = off;
-	if (!blob || !blob->base || (off & 7) != 0 || off > blob->size ||
-	    cap > blob->size - off) {
+	if (!blob || !blob->base || (off & 7) != 0 || off > blob->size || cap > blob->size - off) {
 		return CAIRN_E_BLOB_RANGE;
 	}
 	if ((uint64_t)cap < (uint64_t)n * sizeof(struct cairn_hit)) {
@@ -55,8 +54,9 @@ static int check_out(const struct cairn__blob *blob, uint32_t off, uint32_t cap,
 
 /* Writes the hits and the query reply. */
 static int answer(struct cairn__engine *e, const struct cairn_msg *c, uint16_t reply_type,
-		  const struct cairn__blob *blob, uint32_t off, const struct cairn__cand *v, uint32_t n,
-		  uint32_t total, bool with_dist, int32_t qx, int32_t qy, struct cairn_msg *out)
+		  const struct cairn__blob *blob, uint32_t off, const struct cairn__cand *v,
+		  uint32_t n, uint32_t total, bool with_dist, int32_t qx, int32_t qy,
+		  struct cairn_msg *out)
 {
 	struct cairn_hit *hits = (struct cairn_hit *)(blob->base + off);
 	for (uint32_t i = 0; i < n; i++) {
@@ -145,7 +145,8 @@ int cairn__cmd_nearest(struct cairn__engine *e, const struct cairn_msg *c,
 			bool edge_row = by == cby - r || by == cby + r;
 			for (int64_t bx = cbx - r; bx <= cbx + r; bx += edge_row ? 1 : 2 * r) {
 				if (bx >= 0 && bx < h->blocks_x) {
-					const struct cairn_block *b = &h->blocks[by * h->blocks_x + bx];
+					const struct cairn_block *b =
+						&h->blocks[by * h->blocks_x + bx];
 					collect_block(e, b->first_clue, q.x, q.y, UINT64_MAX,
 						      q.include_claimed, &n);
 				}
@@ -172,8 +173,8 @@ int cairn__cmd_nearest(struct cairn__engine *e, const struct cairn_msg *c,
 		qsort(v, n, sizeof(*v), cand_cmp);
 	}
 	uint32_t count = n < q.k ? n : q.k;
-	return answer(e, c, CAIRN_MSG_NEAREST_CLUES_REPLY, blob, q.out_offset, v, count, count, true,
-		      q.x, q.y, out);
+	return answer(e, c, CAIRN_MSG_NEAREST_CLUES_REPLY, blob, q.out_offset, v, count, count,
+		      true, q.x, q.y, out);
 }
 
 int cairn__cmd_players_near(struct cairn__engine *e, const struct cairn_msg *c,
@@ -199,7 +200,8 @@ int cairn__cmd_players_near(struct cairn__engine *e, const struct cairn_msg *c,
 	}
 	int64_t r = q.radius_mm;
 	int64_t bmm = (int64_t)h->cell_mm * CAIRN_BLOCK_CELLS;
-	int64_t bx0 = (q.x - r) < 0 ? 0 : (q.x - r) / bmm, by0 = (q.y - r) < 0 ? 0 : (q.y - r) / bmm;
+	int64_t bx0 = (q.x - r) < 0 ? 0 : (q.x - r) / bmm,
+		by0 = (q.y - r) < 0 ? 0 : (q.y - r) / bmm;
 	int64_t bx1 = (q.x + r) / bmm, by1 = (q.y + r) / bmm;
 	if (bx1 >= h->blocks_x) {
 		bx1 = h->blocks_x - 1;
@@ -219,8 +221,8 @@ int cairn__cmd_players_near(struct cairn__engine *e, const struct cairn_msg *c,
 		qsort(v, n, sizeof(*v), cand_cmp);
 	}
 	uint32_t count = n < q.max ? n : q.max;
-	return answer(e, c, CAIRN_MSG_PLAYERS_NEAR_REPLY, blob, q.out_offset, v, count, n, true, q.x,
-		      q.y, out);
+	return answer(e, c, CAIRN_MSG_PLAYERS_NEAR_REPLY, blob, q.out_offset, v, count, n, true,
+		      q.x, q.y, out);
 }
 
 int cairn__cmd_leaderboard(struct cairn__engine *e, const struct cairn_msg *c,
@@ -252,8 +254,8 @@ int cairn__cmd_leaderboard(struct cairn__engine *e, const struct cairn_msg *c,
 		qsort(v, n, sizeof(*v), cand_cmp);
 	}
 	uint32_t count = n < q.k ? n : q.k;
-	return answer(e, c, CAIRN_MSG_LEADERBOARD_REPLY, blob, q.out_offset, v, count, n, false, 0, 0,
-		      out);
+	return answer(e, c, CAIRN_MSG_LEADERBOARD_REPLY, blob, q.out_offset, v, count, n, false, 0,
+		      0, out);
 }
 
 int cairn__cmd_player_state(struct cairn__engine *e, const struct cairn_msg *c,
@@ -281,6 +283,7 @@ int cairn__cmd_player_state(struct cairn__engine *e, const struct cairn_msg *c,
 	r.claims = en->claims;
 	r.score = en->value;
 	r.stamp_ns = en->stamp_ns;
-	cairn__eng_reply(c, CAIRN_MSG_PLAYER_INFO, CAIRN_MSG_PLAYER_INFO_LEN_MIN, &r, sizeof(r), out);
+	cairn__eng_reply(c, CAIRN_MSG_PLAYER_INFO, CAIRN_MSG_PLAYER_INFO_LEN_MIN, &r, sizeof(r),
+			 out);
 	return 0;
 }

@@ -26,16 +26,16 @@
 struct cairn__map {
 	uint32_t width;
 	uint32_t height;
-	uint32_t passable;	/* passable cells */
-	uint64_t hash;		/* FNV-1a 64 over width, height (u32 LE each) and the cell bytes */
-	char name[CAIRN_MAP_NAME_SIZE];	/* NUL-terminated, truncated if longer */
-	uint8_t *cells;		/* width * height bytes, row by row: 1 passable, 0 blocked */
+	uint32_t passable; /* passable cells */
+	uint64_t hash;     /* FNV-1a 64 over width, height (u32 LE each) and the cell bytes */
+	char name[CAIRN_MAP_NAME_SIZE]; /* NUL-terminated, truncated if longer */
+	uint8_t *cells; /* width * height bytes, row by row: 1 passable, 0 blocked */
 };
 
 /* Where parsing stopped, for a message that a person can act on. */
 struct cairn__map_error {
-	unsigned line;		/* 1-based line of the input, 0 when not about one line */
-	unsigned column;	/* 1-based column, 0 when not about one character */
+	unsigned line;   /* 1-based line of the input, 0 when not about one line */
+	unsigned column; /* 1-based column, 0 when not about one character */
 	char message[160];
 };
 

@@ -80,7 +80,8 @@ void cairn__state_plan(struct cairn__state_layout *l, uint64_t events_size, uint
 	memset(l, 0, sizeof(*l));
 	l->counters_offset = sizeof(struct cairn_state_header);
 	l->engine_counters_offset = l->counters_offset + sizeof(struct cairn_daemon_counters);
-	uint64_t end = round_up(l->engine_counters_offset + sizeof(struct cairn_engine_counters), PAGE);
+	uint64_t end =
+		round_up(l->engine_counters_offset + sizeof(struct cairn_engine_counters), PAGE);
 	if (events_size) {
 		l->events_offset = end;
 		l->events_size = round_up(events_size, PAGE);
@@ -122,8 +123,7 @@ void cairn__state_init(void *base, const struct cairn__state_layout *l, uint32_t
 }
 
 /* Checks the fields every segment starts with: magic, major, header size. */
-static int check_preamble(const void *base, uint64_t file_size, uint64_t magic,
-			  uint64_t min_header)
+static int check_preamble(const void *base, uint64_t file_size, uint64_t magic, uint64_t min_header)
 {
 	if (file_size < sizeof(uint64_t)) {
 		return -CAIRN_E_LAYOUT;
@@ -155,9 +155,8 @@ int cairn__state_validate(const void *base, uint64_t file_size)
 	/* Copy first: the values checked are the values used. */
 	struct cairn_state_header h;
 	memcpy(&h, base, sizeof(h));
-	if (h.header_size < sizeof(h) || h.header_size > file_size ||
-	    h.segment_size != file_size || h.counters_offset % 8 != 0 ||
-	    h.counters_size < sizeof(struct cairn_daemon_counters) ||
+	if (h.header_size < sizeof(h) || h.header_size > file_size || h.segment_size != file_size ||
+	    h.counters_offset % 8 != 0 || h.counters_size < sizeof(struct cairn_daemon_counters) ||
 	    h.counters_offset < h.header_size ||
 	    !fits(h.counters_offset, h.counters_size, file_size) ||
 	    h.engine_counters_offset % 8 != 0 || h.engine_counters_offset < h.header_size ||
@@ -170,10 +169,9 @@ int cairn__state_validate(const void *base, uint64_t file_size)
 	     (h.events_offset % PAGE != 0 || h.events_offset < h.header_size ||
 	      h.events_size < sizeof(struct cairn_event_ring_header) ||
 	      !fits(h.events_offset, h.events_size, file_size))) ||
-	    (h.grid_offset != 0 &&
-	     (h.grid_offset % PAGE != 0 || h.grid_offset < h.header_size ||
-	      h.grid_size < sizeof(struct cairn_grid_header) ||
-	      !fits(h.grid_offset, h.grid_size, file_size)))) {
+	    (h.grid_offset != 0 && (h.grid_offset % PAGE != 0 || h.grid_offset < h.header_size ||
+				    h.grid_size < sizeof(struct cairn_grid_header) ||
+				    !fits(h.grid_offset, h.grid_size, file_size)))) {
 		return -CAIRN_E_LAYOUT;
 	}
 	return 0;

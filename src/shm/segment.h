@@ -37,7 +37,7 @@ struct cairn__state_layout {
 	uint64_t engine_counters_offset;
 	uint64_t events_offset; /* 0 when there is no event ring */
 	uint64_t events_size;
-	uint64_t grid_offset;	/* 0 when there is no grid */
+	uint64_t grid_offset; /* 0 when there is no grid */
 	uint64_t grid_size;
 	uint64_t size;
 };
@@ -60,8 +60,8 @@ void cairn__state_init(void *base, const struct cairn__state_layout *l, uint32_t
 /*
  * Checks a state segment mapped from a file of file_size bytes before anything else
  * reads it: magic, major version, header and segment sizes, every region (counters,
- * engine counters, event ring, grid) within the file and page or line aligned. Reads nothing beyond file_size. Returns 0, -CAIRN_E_BAD_MAGIC,
- * -CAIRN_E_VERSION or -CAIRN_E_LAYOUT.
+ * engine counters, event ring, grid) within the file and page or line aligned. Reads nothing beyond
+ * file_size. Returns 0, -CAIRN_E_BAD_MAGIC, -CAIRN_E_VERSION or -CAIRN_E_LAYOUT.
  */
 int cairn__state_validate(const void *base, uint64_t file_size);
 
