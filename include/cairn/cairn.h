@@ -50,13 +50,13 @@ struct cairn_open_options {
 /* A copy of what the daemon publishes about itself. */
 struct cairn_daemon_info {
 	uint32_t pid;
-	uint32_t state;		  /* enum cairn_daemon_state */
+	uint32_t state; /* enum cairn_daemon_state */
 	uint32_t max_lanes;
-	int32_t apply_cpu;	  /* -1 when not pinned */
-	int32_t numa_node;	  /* -1 when unknown */
-	uint32_t lane_id;	  /* this connection's lane */
-	uint64_t client_id;	  /* this connection's id */
-	uint64_t boot_epoch_ns;	  /* daemon start, ns since the Unix epoch */
+	int32_t apply_cpu;         /* -1 when not pinned */
+	int32_t numa_node;         /* -1 when unknown */
+	uint32_t lane_id;          /* this connection's lane */
+	uint64_t client_id;        /* this connection's id */
+	uint64_t boot_epoch_ns;    /* daemon start, ns since the Unix epoch */
 	uint64_t heartbeat_age_ns; /* how long ago the apply thread last stamped its heartbeat */
 	struct cairn_daemon_counters counters;
 };
@@ -161,6 +161,150 @@ CAIRN_API const char *cairn_strerror(int err);
 
 /* The schema name of a protocol error code ("DENIED"), or NULL if it is not one. */
 CAIRN_API const char *cairn_error_name(int err);
+
+/* ---- The game: typed commands ----
+ *
+ * Each of these sends one command with cairn_call and waits up to timeout_ns for its
+ * result. They return 0, or -CAIRN_E_* when the daemon refused the command (the code
+ * names the reason: UNKNOWN_HUNT, OFF_MAP, BLOCKED, TOO_FAST, ...), or a code of
+ * cairn_call. Output pointers may be NULL when the caller does not want that value.
+ * Positions are millimetres from the map's top-left corner. Thread-safe.
+ */
+
+/* Options of a new hunt; zeros pick the defaults (see struct cairn_hunt_create). */
+struct cairn_hunt_params {
+	uint32_t map_id;           /* 0: the daemon's embedded map */
+	uint32_t claim_radius_mm;  /* 0: CAIRN_DEFAULT_CLAIM_RADIUS_MM */
+	uint32_t speed_limit_mm_s; /* 0: no limit */
+	uint32_t cell_mm;          /* 0: CAIRN_DEFAULT_CELL_MM */
+};
+
+/* Creates a hunt (params NULL: all defaults); *out gets its id and dimensions. */
+CAIRN_API int cairn_hunt_create(cairn_client *c, const struct cairn_hunt_params *params,
+				struct cairn_hunt_created *out, int64_t timeout_ns);
+
+/* Destroys a hunt with its players and clues. */
+CAIRN_API int cairn_hunt_destroy(cairn_client *c, uint32_t hunt_id, int64_t timeout_ns);
+
+/* Adds a player at (x, y); *player_id gets its id. */
+CAIRN_API int cairn_join(cairn_client *c, uint32_t hunt_id, int32_t x, int32_t y,
+			 uint32_t *player_id, int64_t timeout_ns);
+
+/* Removes a player; *out gets its final score and claims. */
+CAIRN_API int cairn_leave(cairn_client *c, uint32_t hunt_id, uint32_t player_id,
+			  struct cairn_left *out, int64_t timeout_ns);
+
+/*
+ * Moves a player to (x, y). *out says whether the move claimed a clue (outcome
+ * CAIRN_CLAIM_WON), reached one someone else holds (CAIRN_CLAIM_LOST), or neither.
+ */
+CAIRN_API int cairn_move(cairn_client *c, uint32_t hunt_id, uint32_t player_id, int32_t x,
+			 int32_t y, struct cairn_moved *out, int64_t timeout_ns);
+
+/* Places a clue worth value at (x, y); *clue_id gets its id. */
+CAIRN_API int cairn_clue_place(cairn_client *c, uint32_t hunt_id, int32_t x, int32_t y,
+			       int64_t value, uint32_t *clue_id, int64_t timeout_ns);
+
+/* Removes a clue, claimed or not. */
+CAIRN_API int cairn_clue_remove(cairn_client *c, uint32_t hunt_id, uint32_t clue_id,
+				struct cairn_clue_removed *out, int64_t timeout_ns);
+
+/*
+ * The k (1..CAIRN_MAX_QUERY_ITEMS) clues nearest (x, y), nearest first, into hits[0..k);
+ * claimed clues too when include_claimed is non-zero. *count gets how many were found.
+ * The answer travels through the blob arena: a part of it is reserved for the call, so
+ * concurrent queries on one connection do not collide (-EBUSY when every part is in
+ * use; the arena must hold at least k * sizeof(struct cairn_hit) bytes).
+ */
+CAIRN_API int cairn_nearest_clues(cairn_client *c, uint32_t hunt_id, int32_t x, int32_t y,
+				  uint32_t k, int include_claimed, struct cairn_hit *hits,
+				  uint32_t *count, int64_t timeout_ns);
+
+/*
+ * The players within radius_mm of (x, y), nearest first, at most max of them, into
+ * hits; *count gets how many were written and *total how many matched.
+ */
+CAIRN_API int cairn_players_near(cairn_client *c, uint32_t hunt_id, int32_t x, int32_t y,
+				 uint32_t radius_mm, uint32_t max, struct cairn_hit *hits,
+				 uint32_t *count, uint32_t *total, int64_t timeout_ns);
+
+/* The k best players of a hunt, highest score first (hit.value is the score). */
+CAIRN_API int cairn_leaderboard(cairn_client *c, uint32_t hunt_id, uint32_t k,
+				struct cairn_hit *hits, uint32_t *count, int64_t timeout_ns);
+
+/* A player's position, score and claims, as the daemon answers it in order. */
+CAIRN_API int cairn_player_state(cairn_client *c, uint32_t hunt_id, uint32_t player_id,
+				 struct cairn_player_info *out, int64_t timeout_ns);
+
+/* The engine's state hash and the order number of its latest change. */
+CAIRN_API int cairn_state_hash(cairn_client *c, struct cairn_state_hash_reply *out,
+			       int64_t timeout_ns);
+
+/* ---- Reading the grid directly ----
+ *
+ * These read the daemon's state segment, mapped read-only, under its seqlocks: no
+ * command is sent, the daemon is never blocked or even aware, and a read that races
+ * with a write is retried. They return -EAGAIN if the data kept changing for too long
+ * (or the daemon died in the middle of a write). What they return may be a moment
+ * older than the result of a command sent before the call, never torn. Thread-safe.
+ */
+
+/* A loaded map. Returns 0 or -CAIRN_E_UNKNOWN_MAP. */
+CAIRN_API int cairn_read_map(cairn_client *c, uint32_t map_id, struct cairn_map_info *out);
+
+/* A hunt's directory record. Returns 0 or -CAIRN_E_UNKNOWN_HUNT. */
+CAIRN_API int cairn_read_hunt(cairn_client *c, uint32_t hunt_id, struct cairn_hunt_info *out);
+
+/*
+ * A player's (or clue's) entity record. Returns 0, -CAIRN_E_UNKNOWN_HUNT,
+ * -CAIRN_E_UNKNOWN_PLAYER (no such entity; also for a clue id when kind is a player's),
+ * -CAIRN_E_WRONG_HUNT, or -EAGAIN.
+ */
+CAIRN_API int cairn_read_entity(cairn_client *c, uint32_t hunt_id, uint32_t id,
+				struct cairn_entity *out);
+
+/* Which entities cairn_read_rect returns. */
+#define CAIRN_READ_PLAYERS 1u
+#define CAIRN_READ_CLUES   2u
+
+/*
+ * The entities of the kinds in mask with x0 <= x <= x1 and y0 <= y <= y1, block by
+ * block, each block's list read whole under its shard's seqlock. Writes at most cap of
+ * them into out and returns how many matched (more than cap means out was too small),
+ * or -CAIRN_E_UNKNOWN_HUNT, -EINVAL (x0 > x1 or y0 > y1, or mask empty), -EAGAIN.
+ */
+CAIRN_API int cairn_read_rect(cairn_client *c, uint32_t hunt_id, int32_t x0, int32_t y0, int32_t x1,
+			      int32_t y1, unsigned mask, struct cairn_entity *out, size_t cap);
+
+/* ---- Events ----
+ *
+ * The daemon publishes claims, joins, leaves, clue changes and hunt lifecycle on a
+ * broadcast ring in the state segment. Each reader keeps its own cursor and reads at
+ * its own pace; one that falls more than the ring's capacity behind skips to the oldest
+ * event still there and is told how many it missed.
+ */
+struct cairn_events {
+	uint64_t next;   /* number of the next event to read */
+	uint64_t missed; /* events overwritten before this reader got to them, so far */
+};
+
+/* Starts a cursor at the newest event: it will read only what is published next. */
+CAIRN_API int cairn_events_open(cairn_client *c, struct cairn_events *ev);
+
+/*
+ * Copies up to n events into out, oldest first, and returns how many (0: none new),
+ * adding to ev->missed what was lost. Never blocks. One cursor must not be used by
+ * two threads at once; separate cursors may.
+ */
+CAIRN_API int cairn_events_read(cairn_client *c, struct cairn_events *ev, struct cairn_event *out,
+				unsigned n);
+
+/*
+ * Waits up to timeout_ns for an event after ev->next: spins briefly, then sleeps on the
+ * ring's doorbell. Returns 0 when one is there, -ETIMEDOUT, -EINTR (a signal arrived),
+ * or -CAIRN_E_DISCONNECTED.
+ */
+CAIRN_API int cairn_events_wait(cairn_client *c, const struct cairn_events *ev, int64_t timeout_ns);
 
 #ifdef __cplusplus
 }
