@@ -138,6 +138,20 @@ MUT(st_cnt_size_small, SH(b)->counters_size = sizeof(struct cairn_daemon_counter
 MUT(st_cnt_size_zero, SH(b)->counters_size = 0)
 MUT(st_cnt_at_zero, SH(b)->counters_offset = 0)
 MUT(st_cnt_in_header, SH(b)->counters_offset = 128)
+MUT(st_ecnt_in_header, SH(b)->engine_counters_offset = 64)
+MUT(st_ecnt_misaligned, SH(b)->engine_counters_offset += 4)
+MUT(st_ecnt_past_end, SH(b)->engine_counters_offset = s->size - 64)
+MUT(st_ecnt_size_small, SH(b)->engine_counters_size = sizeof(struct cairn_engine_counters) - 8)
+MUT(st_ev_misaligned, SH(b)->events_offset += 64)
+MUT(st_ev_past_end, SH(b)->events_offset = s->size)
+MUT(st_ev_size_small, SH(b)->events_size = sizeof(struct cairn_event_ring_header) - 1)
+MUT(st_ev_wraps, SH(b)->events_offset = UINT64_MAX - PAGE + 1)
+MUT(st_ev_none, SH(b)->events_offset = 0; SH(b)->events_size = 0)
+MUT(st_grid_misaligned, SH(b)->grid_offset += 8)
+MUT(st_grid_straddles, SH(b)->grid_size = s->size)
+MUT(st_grid_size_small, SH(b)->grid_size = sizeof(struct cairn_grid_header) - 1)
+MUT(st_grid_in_header, SH(b)->grid_offset = 0; SH(b)->grid_size = PAGE)
+MUT(st_grid_none, SH(b)->grid_offset = 0; SH(b)->grid_size = 0)
 MUT(st_cnt_misaligned, SH(b)->counters_offset = sizeof(struct cairn_state_header) + 4)
 
 /* ---- lane header and ring headers ---- */
@@ -238,6 +252,21 @@ static const struct vcase cases[] = {
 	{"state: counters size 0", STATE, st_cnt_size_zero, KEEP, 0, LAYOUT},
 	{"state: counters at offset 0 (over the header)", STATE, st_cnt_at_zero, KEEP, 0, LAYOUT},
 	{"state: counters inside the header", STATE, st_cnt_in_header, KEEP, 0, LAYOUT},
+	/* state: engine counters, event ring and grid regions */
+	{"state: engine counters inside the header", STATE, st_ecnt_in_header, KEEP, 0, LAYOUT},
+	{"state: engine counters misaligned", STATE, st_ecnt_misaligned, KEEP, 0, LAYOUT},
+	{"state: engine counters past the end", STATE, st_ecnt_past_end, KEEP, 0, LAYOUT},
+	{"state: engine counters too small", STATE, st_ecnt_size_small, KEEP, 0, LAYOUT},
+	{"state: event ring not page aligned", STATE, st_ev_misaligned, KEEP, 0, LAYOUT},
+	{"state: event ring at the end of the file", STATE, st_ev_past_end, KEEP, 0, LAYOUT},
+	{"state: event ring smaller than its header", STATE, st_ev_size_small, KEEP, 0, LAYOUT},
+	{"state: event ring offset wraps", STATE, st_ev_wraps, KEEP, 0, LAYOUT},
+	{"state: no event ring", STATE, st_ev_none, KEEP, 0, 0},
+	{"state: grid not page aligned", STATE, st_grid_misaligned, KEEP, 0, LAYOUT},
+	{"state: grid runs past the end", STATE, st_grid_straddles, KEEP, 0, LAYOUT},
+	{"state: grid smaller than its header", STATE, st_grid_size_small, KEEP, 0, LAYOUT},
+	{"state: grid offset 0 with a size", STATE, st_grid_in_header, KEEP, 0, 0},
+	{"state: no grid", STATE, st_grid_none, KEEP, 0, 0},
 	{"state: counters misaligned", STATE, st_cnt_misaligned, KEEP, 0, LAYOUT},
 	/* state: files too short to hold what they claim */
 	{"state: empty file", STATE, NULL, 0, 0, LAYOUT},
@@ -333,7 +362,8 @@ static void build(enum kind kind, struct seg *s)
 {
 	memset(s, 0, sizeof(*s));
 	if (kind == STATE) {
-		cairn__state_plan(&s->st, 0, 0);
+		/* An event ring and a grid of a few pages, so their fields are checked too. */
+		cairn__state_plan(&s->st, 2 * PAGE, 4 * PAGE);
 		s->size = s->st.size;
 	} else {
 		ASSERT_OK(cairn__lane_plan(CMD_CAP, RES_CAP, BLOB_SIZE, &s->ln));
