@@ -40,24 +40,35 @@ struct cairn__map_error {
 };
 
 /*
- * Parses a map from text[0..len). name is copied (truncated to CAIRN_MAP_NAME_SIZE - 1
- * bytes). Accepts "\n" and "\r\n" line ends, a missing final newline and trailing blank
- * lines; rejects everything else that does not follow the format, including sizes of 0
- * or beyond CAIRN_MAX_MAP_SIDE.
+ * Parses a map from text[0..len); text need not be NUL-terminated and is not read past
+ * len. name is copied (cut to at most CAIRN_MAP_NAME_SIZE - 1 bytes, not inside a UTF-8
+ * character); neither pointer is kept. Accepts "\n" and "\r\n" line ends (mixed, too), a
+ * missing final newline and empty lines after the last row; rejects everything else that
+ * does not follow the format, including a leading empty line, empty lines between rows,
+ * spaces around header words, signs, sizes of 0 or beyond CAIRN_MAX_MAP_SIDE, and NUL
+ * bytes.
  *
- * Returns 0 and sets *out to a new map (free it with cairn__map_free), -CAIRN_E_BAD_MAP
- * with *err filled in (err may be NULL) when the text is malformed, or -ENOMEM.
+ * Returns 0 and sets *out to a new map (free it with cairn__map_free); -CAIRN_E_BAD_MAP
+ * when the text is malformed, with err->line and err->column where the problem is (0
+ * when it is not about one line, such as too few rows, or one character) and a message
+ * that says it; -EINVAL when out or name is NULL, or text is NULL with len > 0; or
+ * -ENOMEM. On failure *out is NULL. err may be NULL. Thread-safe.
  */
 int cairn__map_parse(const char *text, size_t len, const char *name, struct cairn__map **out,
 		     struct cairn__map_error *err);
 
 /*
- * Reads and parses a file. The map's name is the file's base name without ".map".
- * Returns as cairn__map_parse, or -errno when the file cannot be read (err says so).
+ * Reads and parses a file of at most 64 MiB. The map's name is the file's base name
+ * without ".map". Returns as cairn__map_parse, or -errno when the file cannot be read
+ * (-ENOENT, -EACCES, -EISDIR, ..., and -EFBIG when it is larger than 64 MiB), with the
+ * path and the reason in err->message. Thread-safe.
  */
 int cairn__map_load(const char *path, struct cairn__map **out, struct cairn__map_error *err);
 
-/* The embedded default map, parsed on each call (name "cairn-default"). */
+/*
+ * The embedded default map, 128 x 96, parsed on each call into a new map (name
+ * "cairn-default"). Returns 0 or -ENOMEM. Thread-safe.
+ */
 int cairn__map_default(struct cairn__map **out);
 
 /* Frees a map. Accepts NULL. */
