@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Writer: start changing the data guarded by *seq. Calls must not nest on one word. */
 static inline void cairn__seq_write_begin(uint64_t *seq)
@@ -61,10 +62,15 @@ static inline bool cairn__seq_read_ok(const uint64_t *seq, uint64_t s)
  */
 static inline void cairn__seq_copy_out(void *dst, const void *src, size_t n)
 {
-	uint64_t *d = dst;
 	const uint64_t *s = src;
 	for (size_t i = 0; i < n / 8; i++) {
-		d[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+		uint64_t v = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+		/*
+		 * memcpy, not a uint64_t store: dst is usually a struct of narrower fields,
+		 * and storing through another type would let the compiler assume the
+		 * caller's reads of those fields do not see these stores (strict aliasing).
+		 */
+		memcpy((uint8_t *)dst + i * 8, &v, sizeof(v));
 	}
 }
 
@@ -72,9 +78,11 @@ static inline void cairn__seq_copy_out(void *dst, const void *src, size_t n)
 static inline void cairn__seq_copy_in(void *dst, const void *src, size_t n)
 {
 	uint64_t *d = dst;
-	const uint64_t *s = src;
 	for (size_t i = 0; i < n / 8; i++) {
-		__atomic_store_n(&d[i], s[i], __ATOMIC_RELAXED);
+		uint64_t v;
+		/* memcpy: src is a struct of narrower fields (see cairn__seq_copy_out). */
+		memcpy(&v, (const uint8_t *)src + i * 8, sizeof(v));
+		__atomic_store_n(&d[i], v, __ATOMIC_RELAXED);
 	}
 }
 

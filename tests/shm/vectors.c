@@ -765,6 +765,12 @@ static void check_c_struct(const struct doc *d)
 		XU("counters_size", h.counters_size);
 		XU("heartbeat_ns", h.heartbeat_ns);
 		XU("daemon_state", h.daemon_state);
+		XU("grid_offset", h.grid_offset);
+		XU("grid_size", h.grid_size);
+		XU("events_offset", h.events_offset);
+		XU("events_size", h.events_size);
+		XU("engine_counters_offset", h.engine_counters_offset);
+		XU("engine_counters_size", h.engine_counters_size);
 		XBYTES("_reserved", h._reserved);
 	} else if (strcmp(s, "daemon_counters") == 0) {
 		struct cairn_daemon_counters c;
@@ -800,6 +806,8 @@ static void check_c_struct(const struct doc *d)
 		XU("cmd_capacity", h.cmd_capacity);
 		XU("res_capacity", h.res_capacity);
 		XU("slot_size", h.slot_size);
+		XU("event_sleepers", h.event_sleepers);
+		XBYTES("_reserved", h._reserved);
 	} else if (strcmp(s, "ring_header") == 0) {
 		struct cairn_ring_header h;
 		memcpy(&h, d->bin, sizeof(h));
@@ -868,6 +876,289 @@ static void check_c_struct(const struct doc *d)
 		memcpy(&e, d->bin, sizeof(e));
 		XU("request_type", e.request_type);
 		XU("detail", e.detail);
+	} else if (strcmp(s, "grid_header") == 0) {
+		struct cairn_grid_header g;
+		memcpy(&g, d->bin, sizeof(g));
+		XU("max_hunts", g.max_hunts);
+		XU("max_entities", g.max_entities);
+		XU("shards_per_hunt", g.shards_per_hunt);
+		XU("block_cells", g.block_cells);
+		XU("n_maps", g.n_maps);
+		XU("hunts", g.hunts);
+		XU("entities", g.entities);
+		XU("entities_hwm", g.entities_hwm);
+		XU("maps_offset", g.maps_offset);
+		XU("hunts_offset", g.hunts_offset);
+		XU("entities_offset", g.entities_offset);
+		XU("heap_offset", g.heap_offset);
+		XU("heap_size", g.heap_size);
+		XU("heap_used", g.heap_used);
+		XU("applied", g.applied);
+		XBYTES("_reserved", g._reserved);
+	} else if (strcmp(s, "map_info") == 0) {
+		struct cairn_map_info m;
+		memcpy(&m, d->bin, sizeof(m));
+		XU("width", m.width);
+		XU("height", m.height);
+		XU("passable", m.passable);
+		XU("hash", m.hash);
+		XBYTES("name", m.name);
+	} else if (strcmp(s, "hunt_info") == 0) {
+		struct cairn_hunt_info h;
+		memcpy(&h, d->bin, sizeof(h));
+		XU("seq", h.seq);
+		XU("id", h.id);
+		XU("map_id", h.map_id);
+		XU("width", h.width);
+		XU("height", h.height);
+		XU("cell_mm", h.cell_mm);
+		XU("claim_radius_mm", h.claim_radius_mm);
+		XU("speed_limit_mm_s", h.speed_limit_mm_s);
+		XU("blocks_x", h.blocks_x);
+		XU("blocks_y", h.blocks_y);
+		XU("shards", h.shards);
+		XU("shards_offset", h.shards_offset);
+		XU("blocks_offset", h.blocks_offset);
+		XU("players", h.players);
+		XU("clues", h.clues);
+		XU("clues_claimed", h.clues_claimed);
+		XU("map_hash", h.map_hash);
+		XU("created_ns", h.created_ns);
+	} else if (strcmp(s, "shard") == 0) {
+		struct cairn_shard sh;
+		memcpy(&sh, d->bin, sizeof(sh));
+		XU("seq", sh.seq);
+		XBYTES("_reserved", sh._reserved);
+	} else if (strcmp(s, "block") == 0) {
+		struct cairn_block b;
+		memcpy(&b, d->bin, sizeof(b));
+		XU("first_player", b.first_player);
+		XU("first_clue", b.first_clue);
+		XU("players", b.players);
+		XU("clues", b.clues);
+	} else if (strcmp(s, "entity") == 0) {
+		struct cairn_entity e;
+		memcpy(&e, d->bin, sizeof(e));
+		XU("id", e.id);
+		XU("hunt_id", e.hunt_id);
+		XU("kind", e.kind);
+		XU("flags", e.flags);
+		XU("block", e.block);
+		XU("next", e.next);
+		XI("x", e.x);
+		XI("y", e.y);
+		XU("claimed_by", e.claimed_by);
+		XU("claims", e.claims);
+		XI("value", e.value);
+		XU("stamp_ns", e.stamp_ns);
+		XU("order", e.order);
+	} else if (strcmp(s, "event_ring_header") == 0) {
+		struct cairn_event_ring_header h;
+		memcpy(&h, d->bin, sizeof(h));
+		XU("capacity", h.capacity);
+		XU("mask", h.mask);
+		XU("slot_size", h.slot_size);
+		XU("tail", h.tail);
+		XU("bell.word", h.bell.word);
+		XU("bell.sleepers", h.bell.sleepers);
+		XU("bell.wakes", h.bell.wakes);
+		XBYTES("_reserved1", h._reserved1);
+	} else if (strcmp(s, "event") == 0) {
+		struct cairn_event e;
+		memcpy(&e, d->bin, sizeof(e));
+		XU("type", e.type);
+		XU("hunt_id", e.hunt_id);
+		XU("order", e.order);
+		XU("stamp_ns", e.stamp_ns);
+		XU("player_id", e.player_id);
+		XU("clue_id", e.clue_id);
+		XI("value", e.value);
+		XI("x", e.x);
+		XI("y", e.y);
+	} else if (strcmp(s, "event_slot") == 0) {
+		struct cairn_event_slot sl;
+		memcpy(&sl, d->bin, sizeof(sl));
+		XU("seq", sl.seq);
+		XU("event.type", sl.event.type);
+		XU("event.hunt_id", sl.event.hunt_id);
+		XU("event.order", sl.event.order);
+		XU("event.stamp_ns", sl.event.stamp_ns);
+		XU("event.player_id", sl.event.player_id);
+		XU("event.clue_id", sl.event.clue_id);
+		XI("event.value", sl.event.value);
+		XI("event.x", sl.event.x);
+		XI("event.y", sl.event.y);
+		XBYTES("event._reserved", sl.event._reserved);
+	} else if (strcmp(s, "engine_counters") == 0) {
+		struct cairn_engine_counters c;
+		memcpy(&c, d->bin, sizeof(c));
+		XU("applied", c.applied);
+		XU("moves", c.moves);
+		XU("claims", c.claims);
+		XU("lost", c.lost);
+		XU("events", c.events);
+		XU("rejected", c.rejected);
+		for (unsigned i = 0; i < 64; i++) {
+			XA("by_type", i, c.by_type[i]);
+			XA("by_error", i, c.by_error[i]);
+		}
+	} else if (strcmp(s, "hit") == 0) {
+		struct cairn_hit h;
+		memcpy(&h, d->bin, sizeof(h));
+		XU("id", h.id);
+		XI("x", h.x);
+		XI("y", h.y);
+		XU("dist_mm", h.dist_mm);
+		XI("value", h.value);
+	} else if (strcmp(s, "empty") == 0) {
+		struct cairn_empty e;
+		memcpy(&e, d->bin, sizeof(e));
+		XBYTES("_reserved", e._reserved);
+	} else if (strcmp(s, "hunt_create") == 0) {
+		struct cairn_hunt_create p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("map_id", p.map_id);
+		XU("claim_radius_mm", p.claim_radius_mm);
+		XU("speed_limit_mm_s", p.speed_limit_mm_s);
+		XU("cell_mm", p.cell_mm);
+	} else if (strcmp(s, "hunt_created") == 0) {
+		struct cairn_hunt_created p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("hunt_id", p.hunt_id);
+		XU("map_id", p.map_id);
+		XU("width", p.width);
+		XU("height", p.height);
+		XU("cell_mm", p.cell_mm);
+		XU("claim_radius_mm", p.claim_radius_mm);
+		XU("speed_limit_mm_s", p.speed_limit_mm_s);
+	} else if (strcmp(s, "hunt_ref") == 0) {
+		struct cairn_hunt_ref p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("hunt_id", p.hunt_id);
+	} else if (strcmp(s, "hunt_destroyed") == 0) {
+		struct cairn_hunt_destroyed p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("hunt_id", p.hunt_id);
+		XU("players", p.players);
+		XU("clues", p.clues);
+	} else if (strcmp(s, "join") == 0) {
+		struct cairn_join p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("hunt_id", p.hunt_id);
+		XI("x", p.x);
+		XI("y", p.y);
+	} else if (strcmp(s, "joined") == 0) {
+		struct cairn_joined p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("player_id", p.player_id);
+		XU("hunt_id", p.hunt_id);
+		XI("x", p.x);
+		XI("y", p.y);
+	} else if (strcmp(s, "player_ref") == 0) {
+		struct cairn_player_ref p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("hunt_id", p.hunt_id);
+		XU("player_id", p.player_id);
+	} else if (strcmp(s, "left") == 0) {
+		struct cairn_left p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("player_id", p.player_id);
+		XU("claims", p.claims);
+		XI("score", p.score);
+	} else if (strcmp(s, "move") == 0) {
+		struct cairn_move p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("hunt_id", p.hunt_id);
+		XU("player_id", p.player_id);
+		XI("x", p.x);
+		XI("y", p.y);
+	} else if (strcmp(s, "moved") == 0) {
+		struct cairn_moved p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("player_id", p.player_id);
+		XU("outcome", p.outcome);
+		XI("x", p.x);
+		XI("y", p.y);
+		XU("clue_id", p.clue_id);
+		XU("holder_id", p.holder_id);
+		XI("value", p.value);
+		XI("score", p.score);
+	} else if (strcmp(s, "clue_place") == 0) {
+		struct cairn_clue_place p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("hunt_id", p.hunt_id);
+		XI("x", p.x);
+		XI("y", p.y);
+		XI("value", p.value);
+	} else if (strcmp(s, "clue_placed") == 0) {
+		struct cairn_clue_placed p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("clue_id", p.clue_id);
+		XU("hunt_id", p.hunt_id);
+		XI("x", p.x);
+		XI("y", p.y);
+	} else if (strcmp(s, "clue_ref") == 0) {
+		struct cairn_clue_ref p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("hunt_id", p.hunt_id);
+		XU("clue_id", p.clue_id);
+	} else if (strcmp(s, "clue_removed") == 0) {
+		struct cairn_clue_removed p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("clue_id", p.clue_id);
+		XU("claimed_by", p.claimed_by);
+		XI("value", p.value);
+	} else if (strcmp(s, "nearest_clues") == 0) {
+		struct cairn_nearest_clues p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("hunt_id", p.hunt_id);
+		XI("x", p.x);
+		XI("y", p.y);
+		XU("k", p.k);
+		XU("out_offset", p.out_offset);
+		XU("out_capacity", p.out_capacity);
+		XU("include_claimed", p.include_claimed);
+	} else if (strcmp(s, "players_near") == 0) {
+		struct cairn_players_near p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("hunt_id", p.hunt_id);
+		XI("x", p.x);
+		XI("y", p.y);
+		XU("radius_mm", p.radius_mm);
+		XU("max", p.max);
+		XU("out_offset", p.out_offset);
+		XU("out_capacity", p.out_capacity);
+	} else if (strcmp(s, "leaderboard") == 0) {
+		struct cairn_leaderboard p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("hunt_id", p.hunt_id);
+		XU("k", p.k);
+		XU("out_offset", p.out_offset);
+		XU("out_capacity", p.out_capacity);
+	} else if (strcmp(s, "query_reply") == 0) {
+		struct cairn_query_reply p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("count", p.count);
+		XU("total", p.total);
+		XU("out_offset", p.out_offset);
+		XU("out_length", p.out_length);
+	} else if (strcmp(s, "player_info") == 0) {
+		struct cairn_player_info p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("player_id", p.player_id);
+		XU("hunt_id", p.hunt_id);
+		XI("x", p.x);
+		XI("y", p.y);
+		XU("claims", p.claims);
+		XI("score", p.score);
+		XU("stamp_ns", p.stamp_ns);
+	} else if (strcmp(s, "state_hash_reply") == 0) {
+		struct cairn_state_hash_reply p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("hash", p.hash);
+		XU("applied", p.applied);
+		XU("hunts", p.hunts);
+		XU("entities", p.entities);
 	} else {
 		vfail("%s: no C struct cross-check for struct %s: add one to vectors.c", d->path,
 		      s);
