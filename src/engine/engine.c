@@ -209,6 +209,12 @@ uint64_t cairn__engine_applied(const struct cairn__engine *e)
 	return e->applied;
 }
 
+const void *cairn__engine_events_mem(const struct cairn__engine *e, size_t *size)
+{
+	*size = e->events_size;
+	return e->events_mem;
+}
+
 uint64_t cairn__engine_events_published(const struct cairn__engine *e)
 {
 	return e->events.tail;

@@ -116,6 +116,12 @@ int cairn__engine_restore(struct cairn__engine *e, const uint8_t *buf, size_t le
 /* The engine's counters (shared memory when the daemon gave them). */
 struct cairn_engine_counters *cairn__engine_counters(struct cairn__engine *e);
 
+/*
+ * The event ring's memory (what cairn__broadcast_attach takes) and, in *size, its bytes:
+ * the caller's region or the engine's own. Valid as long as the engine.
+ */
+const void *cairn__engine_events_mem(const struct cairn__engine *e, size_t *size);
+
 /* Events published so far (the broadcast ring's tail). */
 uint64_t cairn__engine_events_published(const struct cairn__engine *e);
 

@@ -333,6 +333,13 @@ static bool parse(struct cairn__engine *e, const uint8_t *buf, size_t len, bool 
 	if (r.bad || ehwm > e->cfg.max_entities) {
 		return false;
 	}
+	if (build) {
+		/*
+		 * The records below are written into the grid region as they are read; should
+		 * one of them fail, reset() clears every record up to this mark.
+		 */
+		e->ent_slots.hwm = ehwm;
+	}
 	uint32_t elive_n = 0;
 	for (uint32_t i = 0; i < ehwm; i++) {
 		uint8_t gen = get8(&r), live = get8(&r);

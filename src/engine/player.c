@@ -230,7 +230,10 @@ int cairn__cmd_move(struct cairn__engine *e, const struct cairn_msg *c, uint64_t
 		if (taken) {
 			r.outcome = CAIRN_CLAIM_LOST;
 			r.holder_id = clue.claimed_by;
-			cairn__count(&e->ctr->lost, 1);
+			/* Counted only when lost to someone else, not on a holder's return. */
+			if (clue.claimed_by != q.player_id) {
+				cairn__count(&e->ctr->lost, 1);
+			}
 		} else {
 			r.outcome = CAIRN_CLAIM_WON;
 			r.holder_id = q.player_id;
