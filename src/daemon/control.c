@@ -89,7 +89,6 @@ static int make_state(struct daemon *d, int numa_node)
 	ec.max_entities = d->cfg.max_entities;
 	ec.shards_per_hunt = d->cfg.shards;
 	ec.event_capacity = d->cfg.event_capacity;
-	ec.heap_size = d->cfg.grid_heap_bytes;
 	ec.maps = (const struct cairn__map *const *)d->maps;
 	ec.n_maps = d->n_maps;
 	cairn__state_plan(&d->state_layout, cairn__engine_events_size(&ec),
@@ -120,10 +119,10 @@ static int make_state(struct daemon *d, int numa_node)
 		cairn__error("cannot set up the engine: %s", strerror(-r));
 		return r;
 	}
-	cairn__info("state segment: %llu MiB of address space (%u hunts, %u players and "
-		    "clues, %llu MiB of grid heap, %u events); pages are allocated as used",
-		    (unsigned long long)(d->state_layout.size >> 20), ec.max_hunts, ec.max_entities,
-		    (unsigned long long)(ec.heap_size >> 20), ec.event_capacity);
+	cairn__info("state segment: %llu MiB of address space (%u hunts of %zu KiB of grid "
+		    "each, %u players and clues, %u events); pages are allocated as used",
+		    (unsigned long long)(d->state_layout.size >> 20), ec.max_hunts,
+		    cairn__engine_hunt_stride(&ec) >> 10, ec.max_entities, ec.event_capacity);
 	/*
 	 * Our read-write mapping exists; from now on nobody can create another one, so every
 	 * host's mapping is read-only.

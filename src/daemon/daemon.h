@@ -46,7 +46,6 @@ struct cairnd_config {
 	uint32_t max_entities;
 	uint32_t shards;
 	uint32_t event_capacity;
-	uint64_t grid_heap_bytes;
 };
 
 /*

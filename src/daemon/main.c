@@ -44,7 +44,7 @@ static void usage(FILE *f)
 		"The game engine:\n"
 		"  --map FILE             load a Moving AI .map file as the next map id (map 0 is\n"
 		"                         the embedded default; repeatable, up to 64)\n"
-		"  --max-hunts N          hunts alive at once (default 65536)\n"
+		"  --max-hunts N          hunts alive at once (default 16384)\n"
 		"  --max-entities N       players and clues alive at once, all hunts (default\n"
 		"                         1048576)\n"
 		"  --shards N             seqlock shards per hunt (default 64)\n"
@@ -54,8 +54,9 @@ static void usage(FILE *f)
 		"                         512; a 128x96 map takes 16 KiB per hunt, 512x512 512 "
 		"KiB)\n"
 		"\n"
-		"The state segment reserves address space for every limit above, but memory is\n"
-		"only used as hunts, players and clues are created.\n"
+		"The state segment reserves address space for every limit above (each hunt slot\n"
+		"gets room for the grid of the largest map), but memory is only used as hunts,\n"
+		"players and clues are created.\n"
 		"\n"
 		"SIGTERM or SIGINT stops accepting clients, answers every command already pushed,\n"
 		"and exits 0.\n");
@@ -91,7 +92,6 @@ enum {
 	OPT_MAX_ENTITIES,
 	OPT_SHARDS,
 	OPT_EVENTS,
-	OPT_HEAP,
 };
 
 static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *sockbuf,
@@ -115,7 +115,6 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 		{"max-entities", required_argument, NULL, OPT_MAX_ENTITIES},
 		{"shards", required_argument, NULL, OPT_SHARDS},
 		{"event-capacity", required_argument, NULL, OPT_EVENTS},
-		{"grid-heap-mb", required_argument, NULL, OPT_HEAP},
 		{0},
 	};
 	long long v;
@@ -215,12 +214,6 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 				return -1;
 			}
 			cfg->event_capacity = (uint32_t)v;
-			break;
-		case OPT_HEAP:
-			if (parse_num("--grid-heap-mb", optarg, 1, 1 << 20, &v) < 0) {
-				return -1;
-			}
-			cfg->grid_heap_bytes = (uint64_t)v << 20;
 			break;
 		case 'v':
 			cfg->verbose = true;
@@ -327,11 +320,10 @@ int main(int argc, char **argv)
 		.spin_ns = 200 * 1000,
 		.yield_ns = 200 * 1000,
 		.drain_timeout_ns = 5ull * 1000 * 1000 * 1000,
-		.max_hunts = 65536,
+		.max_hunts = 16384,
 		.max_entities = 1u << 20,
 		.shards = CAIRN_DEFAULT_SHARDS,
 		.event_capacity = 65536,
-		.grid_heap_bytes = (uint64_t)512 << 20,
 	};
 	if (parse_args(argc, argv, &d.cfg, sockbuf, sizeof(sockbuf)) < 0) {
 		return 2;

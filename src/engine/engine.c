@@ -2,6 +2,7 @@
  * The engine's lifecycle, command dispatch, ids, results and events.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -20,11 +21,10 @@ static size_t round_page(size_t n)
 void cairn__engine_config_default(struct cairn__engine_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->max_hunts = 65536;
+	cfg->max_hunts = 16384;
 	cfg->max_entities = 1u << 20;
 	cfg->shards_per_hunt = CAIRN_DEFAULT_SHARDS;
 	cfg->event_capacity = 65536;
-	cfg->heap_size = (uint64_t)512 << 20;
 }
 
 static bool config_ok(const struct cairn__engine_config *cfg)
@@ -33,30 +33,27 @@ static bool config_ok(const struct cairn__engine_config *cfg)
 	return cfg->max_hunts >= 1 && cfg->max_hunts <= ID_MAX_SLOTS && cfg->max_entities >= 1 &&
 	       cfg->max_entities <= ID_MAX_SLOTS && cfg->shards_per_hunt >= 1 &&
 	       cfg->shards_per_hunt <= 4096 && ev >= 2 && (ev & (ev - 1)) == 0 &&
-	       cfg->heap_size >= PAGE && cfg->heap_size <= ((uint64_t)1 << 40) &&
-	       cfg->n_maps >= 1 && cfg->n_maps <= 65536 && cfg->maps != NULL;
+	       cfg->n_maps >= 1 && cfg->n_maps <= 65536 && cfg->maps != NULL &&
+	       (uint64_t)cfg->max_hunts * cairn__engine_hunt_stride(cfg) <= ((uint64_t)1 << 40);
 }
 
-/* Offsets of the grid region's parts, from its start (the grid_header). */
-struct grid_plan {
-	uint64_t maps, hunts, entities, heap, size;
-};
-
-static void plan_grid(const struct cairn__engine_config *cfg, struct grid_plan *p)
+size_t cairn__engine_hunt_stride(const struct cairn__engine_config *cfg)
 {
-	p->maps = sizeof(struct cairn_grid_header);
-	p->hunts = round_page(p->maps + (uint64_t)cfg->n_maps * sizeof(struct cairn_map_info));
-	p->entities =
-		round_page(p->hunts + (uint64_t)cfg->max_hunts * sizeof(struct cairn_hunt_info));
-	p->heap =
-		round_page(p->entities + (uint64_t)cfg->max_entities * sizeof(struct cairn_entity));
-	p->size = round_page(p->heap + cfg->heap_size);
+	uint64_t most = 0;
+	for (uint32_t i = 0; i < cfg->n_maps; i++) {
+		uint64_t bx = (cfg->maps[i]->width + CAIRN_BLOCK_CELLS - 1) / CAIRN_BLOCK_CELLS;
+		uint64_t by = (cfg->maps[i]->height + CAIRN_BLOCK_CELLS - 1) / CAIRN_BLOCK_CELLS;
+		uint64_t need = (uint64_t)cfg->shards_per_hunt * sizeof(struct cairn_shard) +
+				bx * by * sizeof(struct cairn_block);
+		most = need > most ? need : most;
+	}
+	return round_page(most);
 }
 
 size_t cairn__engine_grid_size(const struct cairn__engine_config *cfg)
 {
-	struct grid_plan p;
-	plan_grid(cfg, &p);
+	struct cairn__grid_plan p;
+	cairn__grid_plan(cfg, &p);
 	return p.size;
 }
 
@@ -117,12 +114,27 @@ void cairn__slots_put(struct slots *s, uint32_t slot)
 	s->free[s->nfree++] = slot;
 }
 
+/* The engine's command descriptors by type, built once for every engine in the process. */
+static const struct cairn__msg_desc *by_type[CAIRN_MSG_STATE_HASH + 1];
+static pthread_once_t by_type_once = PTHREAD_ONCE_INIT;
+
+static void build_by_type(void)
+{
+	for (unsigned i = 0; i < CAIRN__PROTO_NMSGS; i++) {
+		uint16_t t = cairn__proto_msgs[i].type;
+		if (cairn__engine_serves(t)) {
+			by_type[t] = &cairn__proto_msgs[i];
+		}
+	}
+}
+
 int cairn__engine_new(const struct cairn__engine_config *cfg, void *grid, void *events,
 		      struct cairn_engine_counters *counters, struct cairn__engine **out)
 {
 	if (!config_ok(cfg)) {
 		return -EINVAL;
 	}
+	pthread_once(&by_type_once, build_by_type);
 	struct cairn__engine *e = calloc(1, sizeof(*e));
 	if (!e) {
 		return -ENOMEM;
@@ -185,9 +197,6 @@ void cairn__engine_free(struct cairn__engine *e)
 	}
 	if (e->own_ctr) {
 		free(e->ctr);
-	}
-	for (int i = 0; i < HEAP_CLASSES; i++) {
-		free(e->heap_free[i].offs);
 	}
 	cairn__slots_fini(&e->hunt_slots);
 	cairn__slots_fini(&e->ent_slots);
@@ -306,17 +315,6 @@ bool cairn__engine_mutates(uint16_t type)
 
 static const struct cairn__msg_desc *engine_desc(uint16_t type)
 {
-	static const struct cairn__msg_desc *by_type[CAIRN_MSG_STATE_HASH + 1];
-	static bool ready;
-	if (!ready) {
-		for (unsigned i = 0; i < CAIRN__PROTO_NMSGS; i++) {
-			uint16_t t = cairn__proto_msgs[i].type;
-			if (cairn__engine_serves(t)) {
-				by_type[t] = &cairn__proto_msgs[i];
-			}
-		}
-		ready = true;
-	}
 	return cairn__engine_serves(type) ? by_type[type] : NULL;
 }
 

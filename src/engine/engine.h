@@ -32,7 +32,6 @@ struct cairn__engine_config {
 	uint32_t max_entities;    /* players and clues of every hunt, 1 .. 2^24 - 1 */
 	uint32_t shards_per_hunt; /* 1 .. 4096 */
 	uint32_t event_capacity;  /* a power of two, >= 2 */
-	uint64_t heap_size;       /* bytes for every hunt's shards and blocks */
 	/*
 	 * The loaded maps, indexed by map id: NOT copied; they must outlive the engine.
 	 * Map 0 is the one a HUNT_CREATE with map_id 0 gets.
@@ -41,10 +40,16 @@ struct cairn__engine_config {
 	uint32_t n_maps;
 };
 
-/* Fills in the defaults: 65536 hunts, 1 Mi entities, 64 shards, 64 Ki events, 512 MiB. */
+/* Fills in the defaults: 16384 hunts, 1 Mi entities, 64 shards, 64 Ki events. */
 void cairn__engine_config_default(struct cairn__engine_config *cfg);
 
-/* Bytes of the grid region and of the event ring for cfg, each a multiple of 4096. */
+/*
+ * Bytes of the grid region and of the event ring for cfg, each a multiple of 4096. The
+ * grid region holds, for every hunt slot, room for the shards and blocks of a hunt on
+ * the largest map (see cairn__engine_hunt_stride), so creating a hunt never fails for
+ * want of memory and never depends on the order hunts came and went in.
+ */
+size_t cairn__engine_hunt_stride(const struct cairn__engine_config *cfg);
 size_t cairn__engine_grid_size(const struct cairn__engine_config *cfg);
 size_t cairn__engine_events_size(const struct cairn__engine_config *cfg);
 

@@ -16,26 +16,37 @@
 #include "engine/internal.h"
 #include "shm/seqlock.h"
 
+static uint64_t page_up(uint64_t n)
+{
+	return (n + 4095) & ~(uint64_t)4095;
+}
+
+void cairn__grid_plan(const struct cairn__engine_config *cfg, struct cairn__grid_plan *p)
+{
+	p->maps = sizeof(struct cairn_grid_header);
+	p->hunts = page_up(p->maps + (uint64_t)cfg->n_maps * sizeof(struct cairn_map_info));
+	p->entities = page_up(p->hunts + (uint64_t)cfg->max_hunts * sizeof(struct cairn_hunt_info));
+	p->heap = page_up(p->entities + (uint64_t)cfg->max_entities * sizeof(struct cairn_entity));
+	p->stride = cairn__engine_hunt_stride(cfg);
+	p->size = p->heap + (uint64_t)cfg->max_hunts * p->stride;
+}
+
 int cairn__grid_layout(struct cairn__engine *e)
 {
 	const struct cairn__engine_config *cfg = &e->cfg;
-	uint64_t maps = sizeof(struct cairn_grid_header);
-	uint64_t hunts = (maps + (uint64_t)cfg->n_maps * sizeof(struct cairn_map_info) + 4095) &
-			 ~(uint64_t)4095;
-	uint64_t ents = (hunts + (uint64_t)cfg->max_hunts * sizeof(struct cairn_hunt_info) + 4095) &
-			~(uint64_t)4095;
-	uint64_t heap = (ents + (uint64_t)cfg->max_entities * sizeof(struct cairn_entity) + 4095) &
-			~(uint64_t)4095;
-	if (heap + cfg->heap_size > e->grid_size) {
+	struct cairn__grid_plan p;
+	cairn__grid_plan(cfg, &p);
+	if (p.size > e->grid_size) {
 		return -EINVAL;
 	}
+	uint64_t maps = p.maps, hunts = p.hunts, ents = p.entities, heap = p.heap;
 	struct cairn_grid_header *gh = (struct cairn_grid_header *)e->grid;
 	e->gh = gh;
 	e->map_info = (struct cairn_map_info *)(e->grid + maps);
 	e->hunt_info = (struct cairn_hunt_info *)(e->grid + hunts);
 	e->ents = (struct cairn_entity *)(e->grid + ents);
 	e->heap = e->grid + heap;
-	e->heap_size = cfg->heap_size;
+	e->hunt_stride = p.stride;
 
 	/*
 	 * Nothing of the region is visible to readers before the daemon publishes its
@@ -50,7 +61,8 @@ int cairn__grid_layout(struct cairn__engine *e)
 	gh->hunts_offset = hunts;
 	gh->entities_offset = ents;
 	gh->heap_offset = heap;
-	gh->heap_size = cfg->heap_size;
+	gh->heap_size = (uint64_t)cfg->max_hunts * p.stride;
+	gh->hunt_stride = p.stride;
 	for (uint32_t i = 0; i < cfg->n_maps; i++) {
 		const struct cairn__map *m = cfg->maps[i];
 		struct cairn_map_info *mi = &e->map_info[i];
@@ -73,44 +85,15 @@ void cairn__grid_update_header(struct cairn__engine *e)
 	cairn__store_relaxed(&e->gh->applied, e->applied);
 }
 
-/* The heap: power-of-two chunks from 4 KiB, bump-allocated, recycled per size class. */
-static uint32_t size_class(uint64_t bytes)
+void cairn__grid_hunt_alloc(struct cairn__engine *e, struct hunt *h, uint32_t slot)
 {
-	uint32_t c = 12;
-	while (((uint64_t)1 << c) < bytes) {
-		c++;
-	}
-	return c;
-}
-
-int cairn__grid_hunt_alloc(struct cairn__engine *e, struct hunt *h)
-{
-	uint64_t need = (uint64_t)h->nshards * sizeof(struct cairn_shard) +
-			(uint64_t)h->blocks_x * h->blocks_y * sizeof(struct cairn_block);
-	uint32_t c = size_class(need);
-	if (c >= HEAP_CLASSES) {
-		return -CAIRN_E_GRID_FULL;
-	}
-	uint64_t size = (uint64_t)1 << c;
-	struct heap_class *hc = &e->heap_free[c];
-	uint64_t off;
-	if (hc->n > 0) {
-		off = hc->offs[--hc->n];
-	} else if (size <= e->heap_size - e->heap_bump) {
-		off = e->heap_bump;
-		e->heap_bump += size;
-	} else {
-		return -CAIRN_E_GRID_FULL;
-	}
 	/*
-	 * A recycled chunk may still be read by a reader that looked up the destroyed hunt
+	 * The slot's region may still be read by a reader that looked up the destroyed hunt
 	 * it belonged to; that reader re-checks the hunt's seq after reading and throws its
 	 * copy away. The shards' sequence words are kept rather than zeroed, so that they
 	 * only ever grow, and every block is cleared.
 	 */
-	uint8_t *base = e->heap + off;
-	h->chunk = off;
-	h->chunk_class = c;
+	uint8_t *base = e->heap + (uint64_t)slot * e->hunt_stride;
 	h->shards = (struct cairn_shard *)base;
 	h->blocks =
 		(struct cairn_block *)(base + (uint64_t)h->nshards * sizeof(struct cairn_shard));
@@ -123,26 +106,13 @@ int cairn__grid_hunt_alloc(struct cairn__engine *e, struct hunt *h)
 	for (uint64_t b = 0; b < nblocks; b++) {
 		cairn__seq_copy_in(&h->blocks[b], &zero, sizeof(zero));
 	}
-	e->heap_used += size;
-	return 0;
+	e->heap_used += e->hunt_stride;
 }
 
 void cairn__grid_hunt_free(struct cairn__engine *e, struct hunt *h)
 {
-	struct heap_class *hc = &e->heap_free[h->chunk_class];
-	if (hc->n == hc->cap) {
-		uint32_t cap = hc->cap ? hc->cap * 2 : 16;
-		uint64_t *p = realloc(hc->offs, cap * sizeof(*p));
-		if (!p) {
-			/* The chunk is lost to reuse, which is safe; only memory is wasted. */
-			e->heap_used -= (uint64_t)1 << h->chunk_class;
-			return;
-		}
-		hc->offs = p;
-		hc->cap = cap;
-	}
-	hc->offs[hc->n++] = h->chunk;
-	e->heap_used -= (uint64_t)1 << h->chunk_class;
+	(void)h;
+	e->heap_used -= e->hunt_stride;
 }
 
 uint32_t cairn__grid_block_of(const struct hunt *h, int32_t x, int32_t y)
@@ -244,7 +214,7 @@ void cairn__grid_publish_hunt(struct cairn__engine *e, uint32_t slot, uint32_t i
 	v.blocks_x = h->blocks_x;
 	v.blocks_y = h->blocks_y;
 	v.shards = h->nshards;
-	v.shards_offset = e->gh->heap_offset + h->chunk;
+	v.shards_offset = e->gh->heap_offset + (uint64_t)slot * e->hunt_stride;
 	v.blocks_offset = v.shards_offset + (uint64_t)h->nshards * sizeof(struct cairn_shard);
 	v.players = h->players;
 	v.clues = h->clues;

@@ -40,14 +40,11 @@ int cairn__cmd_hunt_create(struct cairn__engine *e, const struct cairn_msg *c, u
 	if (h.limit_x > INT32_MAX || h.limit_y > INT32_MAX) {
 		return cairn__eng_error(c, CAIRN_E_BAD_VALUE, q.cell_mm, out);
 	}
-	if (e->hunt_slots.nfree == 0 && e->hunt_slots.hwm == e->hunt_slots.max) {
+	int64_t slot = cairn__slots_take(&e->hunt_slots);
+	if (slot < 0) {
 		return cairn__eng_error(c, CAIRN_E_TOO_MANY_HUNTS, e->hunt_slots.max, out);
 	}
-	int rc = cairn__grid_hunt_alloc(e, &h);
-	if (rc < 0) {
-		return cairn__eng_error(c, -rc, 0, out);
-	}
-	int64_t slot = cairn__slots_take(&e->hunt_slots);
+	cairn__grid_hunt_alloc(e, &h, (uint32_t)slot);
 	uint32_t id = make_id((uint32_t)slot, e->hunt_slots.gen[slot]);
 	eng_commit(e);
 	h.order = e->applied;

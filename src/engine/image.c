@@ -268,7 +268,6 @@ static bool parse(struct cairn__engine *e, const uint8_t *buf, size_t len, bool 
 		return false;
 	}
 	uint32_t nlive = 0;
-	uint64_t heap_need = 0;
 	for (uint32_t i = 0; i < hwm; i++) {
 		uint8_t gen = get8(&r), live = get8(&r);
 		if (r.bad || live > 1 || gen == 0) {
@@ -305,23 +304,11 @@ static bool parse(struct cairn__engine *e, const uint8_t *buf, size_t len, bool 
 		if (h.limit_x > INT32_MAX || h.limit_y > INT32_MAX) {
 			return false;
 		}
-		uint64_t need = (uint64_t)h.nshards * sizeof(struct cairn_shard) +
-				(uint64_t)h.blocks_x * h.blocks_y * sizeof(struct cairn_block);
-		uint64_t chunk = 4096;
-		while (chunk < need) {
-			chunk *= 2;
-		}
-		heap_need += chunk;
-		if (heap_need > e->heap_size) {
-			return false;
-		}
 		if (build) {
 			e->hunt_slots.gen[i] = gen;
 			e->hunt_slots.live[i] = 1;
 			e->hunts[i] = h;
-			if (cairn__grid_hunt_alloc(e, &e->hunts[i]) < 0) {
-				return false; /* cannot happen: the heap was checked above */
-			}
+			cairn__grid_hunt_alloc(e, &e->hunts[i], i);
 		}
 	}
 	if (!read_free(&r, &e->hunt_slots, hwm, hlive, nlive, seen, build)) {
@@ -457,10 +444,7 @@ static void reset(struct cairn__engine *e)
 		memset(ss[k]->live, 0, ss[k]->max);
 		ss[k]->hwm = ss[k]->nfree = 0;
 	}
-	for (int i = 0; i < HEAP_CLASSES; i++) {
-		e->heap_free[i].n = 0;
-	}
-	e->heap_bump = e->heap_used = 0;
+	e->heap_used = 0;
 	e->n_entities = 0;
 	e->applied = 0;
 	cairn__grid_update_header(e);

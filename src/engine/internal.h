@@ -2,7 +2,7 @@
  * The engine's private structures, shared by its files:
  *
  *   engine.c  lifecycle, command dispatch, ids, results, events
- *   grid.c    the grid region: layout, the heap of hunt grids, linking entities into
+ *   grid.c    the grid region: layout, each hunt slot's grid, linking entities into
  *             blocks under their shards' seqlocks
  *   hunt.c    HUNT_CREATE, HUNT_DESTROY
  *   player.c  JOIN, LEAVE, MOVE and claims; CLUE_PLACE, CLUE_REMOVE
@@ -60,8 +60,6 @@ struct hunt {
 	int64_t limit_x, limit_y; /* positions run over [0, limit) */
 	struct cairn_shard *shards;
 	struct cairn_block *blocks;
-	uint64_t chunk; /* heap offset of shards and blocks */
-	uint32_t chunk_class;
 	uint32_t first_player; /* slot + 1: the hunt's players, in join order */
 	uint32_t last_player;
 	uint32_t first_clue; /* slot + 1: the hunt's clues, in placing order */
@@ -75,14 +73,6 @@ struct ent_links {
 	uint32_t hunt_prev;  /* slot + 1, the hunt's list of players or of clues */
 	uint32_t hunt_next;
 };
-
-/* Free chunks of one size class of the heap. */
-struct heap_class {
-	uint64_t *offs;
-	uint32_t n, cap;
-};
-
-#define HEAP_CLASSES 40
 
 /* A query's candidate, sorted on (key, tie). */
 struct cairn__cand {
@@ -106,11 +96,9 @@ struct cairn__engine {
 	struct cairn_map_info *map_info;
 	struct cairn_hunt_info *hunt_info;
 	struct cairn_entity *ents;
-	uint8_t *heap;
-	uint64_t heap_size;
-	uint64_t heap_bump;
+	uint8_t *heap; /* hunt slot i's grid is at heap + i * hunt_stride */
+	uint64_t hunt_stride;
 	uint64_t heap_used;
-	struct heap_class heap_free[HEAP_CLASSES];
 
 	struct slots hunt_slots;
 	struct hunt *hunts;
@@ -150,10 +138,14 @@ struct hunt *cairn__eng_hunt(struct cairn__engine *e, uint32_t hunt_id);
 /* Looks up a live entity by id; NULL when unknown. */
 struct cairn_entity *cairn__eng_entity(struct cairn__engine *e, uint32_t id);
 
-/* grid.c */
+/* grid.c: where the parts of the grid region go, from its start. */
+struct cairn__grid_plan {
+	uint64_t maps, hunts, entities, heap, stride, size;
+};
+void cairn__grid_plan(const struct cairn__engine_config *cfg, struct cairn__grid_plan *p);
 int cairn__grid_layout(struct cairn__engine *e);
-/* Allocates and zeroes shards and blocks for h; -CAIRN_E_GRID_FULL when the heap is. */
-int cairn__grid_hunt_alloc(struct cairn__engine *e, struct hunt *h);
+/* Points h at hunt slot's grid region and clears its blocks. */
+void cairn__grid_hunt_alloc(struct cairn__engine *e, struct hunt *h, uint32_t slot);
 void cairn__grid_hunt_free(struct cairn__engine *e, struct hunt *h);
 uint32_t cairn__grid_block_of(const struct hunt *h, int32_t x, int32_t y);
 static inline struct cairn_shard *shard_of(const struct hunt *h, uint32_t block)

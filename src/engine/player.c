@@ -142,12 +142,12 @@ static bool speed_ok(uint32_t speed, uint64_t dt_ns, uint64_t d2)
 }
 
 /*
- * The clue a player at (x, y) reaches: the nearest unclaimed one within the radius
- * (lowest id on a tie), else the nearest claimed one, else none. Looks at the blocks
- * the radius touches only.
+ * The clue player reaches at (x, y): the nearest unclaimed one within the radius (lowest
+ * id on a tie), else the nearest one someone else claimed, else none. Clues the player
+ * holds itself are ignored. Looks at the blocks the radius touches only.
  */
-static int64_t clue_in_reach(struct cairn__engine *e, const struct hunt *h, int32_t x, int32_t y,
-			     bool *claimed)
+static int64_t clue_in_reach(struct cairn__engine *e, const struct hunt *h, uint32_t player,
+			     int32_t x, int32_t y, bool *claimed)
 {
 	int64_t r = h->radius_mm;
 	uint64_t r2 = (uint64_t)(r * r);
@@ -172,6 +172,9 @@ static int64_t clue_in_reach(struct cairn__engine *e, const struct hunt *h, int3
 					continue;
 				}
 				bool taken = cl->flags & CAIRN_FLAG_CLAIMED;
+				if (taken && cl->claimed_by == player) {
+					continue;
+				}
 				int64_t *best = taken ? &best_taken : &best_open;
 				uint64_t *bd = taken ? &d_taken : &d_open;
 				if (*best < 0 || d < *bd ||
@@ -215,7 +218,7 @@ int cairn__cmd_move(struct cairn__engine *e, const struct cairn_msg *c, uint64_t
 	p.stamp_ns = now;
 	p.block = cairn__grid_block_of(h, q.x, q.y);
 	bool taken = false;
-	int64_t cs = clue_in_reach(e, h, q.x, q.y, &taken);
+	int64_t cs = clue_in_reach(e, h, q.player_id, q.x, q.y, &taken);
 
 	struct cairn_moved r;
 	memset(&r, 0, sizeof(r));
@@ -230,10 +233,7 @@ int cairn__cmd_move(struct cairn__engine *e, const struct cairn_msg *c, uint64_t
 		if (taken) {
 			r.outcome = CAIRN_CLAIM_LOST;
 			r.holder_id = clue.claimed_by;
-			/* Counted only when lost to someone else, not on a holder's return. */
-			if (clue.claimed_by != q.player_id) {
-				cairn__count(&e->ctr->lost, 1);
-			}
+			cairn__count(&e->ctr->lost, 1);
 		} else {
 			r.outcome = CAIRN_CLAIM_WON;
 			r.holder_id = q.player_id;

@@ -116,8 +116,11 @@ int cairn__cmd_nearest(struct cairn__engine *e, const struct cairn_msg *c,
 	if (!h) {
 		return cairn__eng_error(c, CAIRN_E_UNKNOWN_HUNT, q.hunt_id, out);
 	}
-	if (q.k < 1 || q.k > CAIRN_MAX_QUERY_ITEMS || q.include_claimed > 1) {
+	if (q.k < 1 || q.k > CAIRN_MAX_QUERY_ITEMS) {
 		return cairn__eng_error(c, CAIRN_E_BAD_VALUE, q.k, out);
+	}
+	if (q.include_claimed > 1) {
+		return cairn__eng_error(c, CAIRN_E_BAD_VALUE, q.include_claimed, out);
 	}
 	int code = check_point(h, q.x, q.y);
 	if (code) {
@@ -186,8 +189,11 @@ int cairn__cmd_players_near(struct cairn__engine *e, const struct cairn_msg *c,
 	if (!h) {
 		return cairn__eng_error(c, CAIRN_E_UNKNOWN_HUNT, q.hunt_id, out);
 	}
-	if (q.max < 1 || q.max > CAIRN_MAX_QUERY_ITEMS || q.radius_mm > INT32_MAX) {
+	if (q.max < 1 || q.max > CAIRN_MAX_QUERY_ITEMS) {
 		return cairn__eng_error(c, CAIRN_E_BAD_VALUE, q.max, out);
+	}
+	if (q.radius_mm > INT32_MAX) {
+		return cairn__eng_error(c, CAIRN_E_BAD_VALUE, q.radius_mm, out);
 	}
 	int code = check_point(h, q.x, q.y);
 	if (code) {

@@ -78,7 +78,6 @@ void eng_config(struct cairn__engine_config *cfg)
 	cfg->max_entities = 4096;
 	cfg->shards_per_hunt = 4;
 	cfg->event_capacity = 4096;
-	cfg->heap_size = 4u << 20;
 	cfg->maps = eng_maps();
 	cfg->n_maps = ENG_N_MAPS;
 }

@@ -137,10 +137,10 @@ static void test_two_players(void)
 	ASSERT_UEQ(ctr->claims, 1);
 	ASSERT_UEQ(ctr->lost, 1);
 	/*
-	 * The winner coming back is told it holds the clue (LOST, holder itself), which
-	 * the lost counter, of clues lost to someone else, does not count.
+	 * The winner coming back is told nothing: clues a player holds itself are not
+	 * "in reach" for it, and neither the lost nor the claims counter moves.
 	 */
-	struct cairn_moved m = must_move(&t, h, a, CX, CY, CAIRN_CLAIM_LOST, c, a);
+	struct cairn_moved m = must_move(&t, h, a, CX, CY, CAIRN_CLAIM_NONE, 0, 0);
 	ASSERT_EQ(m.score, 5);
 	ASSERT_UEQ(ctr->lost, 1);
 	ASSERT_UEQ(ctr->claims, 1);

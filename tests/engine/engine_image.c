@@ -22,7 +22,6 @@ static void small_config(struct cairn__engine_config *cfg)
 	cfg->max_entities = 64;
 	cfg->shards_per_hunt = 2;
 	cfg->event_capacity = 64;
-	cfg->heap_size = 1u << 20;
 }
 
 /* Hunts on both maps, one destroyed; players that moved and claimed; clues removed. */
@@ -480,14 +479,6 @@ static void test_other_engines(const uint8_t *img, size_t len, const uint32_t hu
 	cfg.max_hunts = l.hunts_hwm;
 	box_open(&b, &cfg);
 	ASSERT_OK(cairn__engine_restore(b.e, img, len));
-	box_close(&b);
-
-	/* A heap too small for the hunts' grids. */
-	small_config(&cfg);
-	cfg.heap_size = 4096;
-	box_open(&b, &cfg);
-	ASSERT_EQ(cairn__engine_restore(b.e, img, len), -CAIRN_E_BAD_SNAPSHOT);
-	assert_empty(&b, "a small heap", 0);
 	box_close(&b);
 
 	/* Not empty: -EBUSY, and nothing changes. */

@@ -893,6 +893,7 @@ static void check_c_struct(const struct doc *d)
 		XU("heap_offset", g.heap_offset);
 		XU("heap_size", g.heap_size);
 		XU("heap_used", g.heap_used);
+		XU("hunt_stride", g.hunt_stride);
 		XU("applied", g.applied);
 		XBYTES("_reserved", g._reserved);
 	} else if (strcmp(s, "map_info") == 0) {
