@@ -166,9 +166,11 @@ CAIRN_API const char *cairn_error_name(int err);
  *
  * Each of these sends one command with cairn_call and waits up to timeout_ns for its
  * result. They return 0, or -CAIRN_E_* when the daemon refused the command (the code
- * names the reason: UNKNOWN_HUNT, OFF_MAP, BLOCKED, TOO_FAST, ...), or a code of
- * cairn_call. Output pointers may be NULL when the caller does not want that value.
- * Positions are millimetres from the map's top-left corner. Thread-safe.
+ * names the reason: UNKNOWN_HUNT, OFF_MAP, BLOCKED, TOO_FAST, ...), -CAIRN_E_BAD_REPLY
+ * when the answer is not of the command's reply type or too short, or a code of
+ * cairn_call. Output pointers may be NULL when the caller does not want that value;
+ * outputs are written only on success. Positions are millimetres from the map's
+ * top-left corner. Thread-safe.
  */
 
 /* Options of a new hunt; zeros pick the defaults (see struct cairn_hunt_create). */
@@ -210,25 +212,53 @@ CAIRN_API int cairn_clue_remove(cairn_client *c, uint32_t hunt_id, uint32_t clue
 				struct cairn_clue_removed *out, int64_t timeout_ns);
 
 /*
- * The k (1..CAIRN_MAX_QUERY_ITEMS) clues nearest (x, y), nearest first, into hits[0..k);
- * claimed clues too when include_claimed is non-zero. *count gets how many were found.
- * The answer travels through the blob arena: a part of it is reserved for the call, so
- * concurrent queries on one connection do not collide (-EBUSY when every part is in
- * use; the arena must hold at least k * sizeof(struct cairn_hit) bytes).
+ * The queries below (cairn_nearest_clues, cairn_players_near, cairn_leaderboard) get
+ * their answers through the blob arena, in query slices taken from its END, so that the
+ * front stays the caller's (cairn_blob):
+ *
+ *   CAIRN_QUERY_SLICE_SIZE = 32 KiB each (room for CAIRN_MAX_QUERY_ITEMS hits);
+ *   n = min(CAIRN_QUERY_SLICES_MAX, arena size / CAIRN_QUERY_SLICE_SIZE) of them;
+ *   slice i (0 .. n-1) covers [size - (i + 1) * 32 KiB, size - i * 32 KiB).
+ *
+ * With the default 1 MiB arena the last 256 KiB, [768 KiB, 1 MiB), belong to the
+ * queries and the first 768 KiB to the caller. Each call holds one slice until it has
+ * copied the hits out, so up to n queries may run at once on one connection; one more
+ * returns -EBUSY at once, and an arena below 32 KiB makes every query return -ENOBUFS.
+ * A query that times out keeps its slice until a later command on the connection has
+ * been answered (the daemon might still write the late answer there); when that leaves
+ * no free slice, the next query first sends a PING to free them.
+ * k or max of 0 or above CAIRN_MAX_QUERY_ITEMS returns -EINVAL without sending anything.
+ * hits may be NULL (only the counts are wanted); otherwise it must have room for k (or
+ * max) hits.
+ */
+#define CAIRN_QUERY_SLICE_SIZE (32 * 1024)
+#define CAIRN_QUERY_SLICES_MAX 8
+
+/*
+ * The k (1..CAIRN_MAX_QUERY_ITEMS) clues nearest (x, y), nearest first (lowest id on a
+ * tie), into hits[0..*count); claimed clues too when include_claimed is non-zero.
+ * *count gets how many were found (at most k). Returns 0, -EINVAL, -EBUSY, -ENOBUFS,
+ * -CAIRN_E_UNKNOWN_HUNT, -CAIRN_E_OFF_MAP (the point is off the map), or a code of
+ * cairn_call.
  */
 CAIRN_API int cairn_nearest_clues(cairn_client *c, uint32_t hunt_id, int32_t x, int32_t y,
 				  uint32_t k, int include_claimed, struct cairn_hit *hits,
 				  uint32_t *count, int64_t timeout_ns);
 
 /*
- * The players within radius_mm of (x, y), nearest first, at most max of them, into
- * hits; *count gets how many were written and *total how many matched.
+ * The players within radius_mm of (x, y), nearest first, at most max
+ * (1..CAIRN_MAX_QUERY_ITEMS) of them, into hits; *count gets how many were written and
+ * *total how many matched. Errors as cairn_nearest_clues.
  */
 CAIRN_API int cairn_players_near(cairn_client *c, uint32_t hunt_id, int32_t x, int32_t y,
 				 uint32_t radius_mm, uint32_t max, struct cairn_hit *hits,
 				 uint32_t *count, uint32_t *total, int64_t timeout_ns);
 
-/* The k best players of a hunt, highest score first (hit.value is the score). */
+/*
+ * The k (1..CAIRN_MAX_QUERY_ITEMS) best players of a hunt, highest score first (the
+ * earliest joined on a tie; hit.value is the score, hit.dist_mm 0). Errors as
+ * cairn_nearest_clues, less OFF_MAP.
+ */
 CAIRN_API int cairn_leaderboard(cairn_client *c, uint32_t hunt_id, uint32_t k,
 				struct cairn_hit *hits, uint32_t *count, int64_t timeout_ns);
 
@@ -244,21 +274,27 @@ CAIRN_API int cairn_state_hash(cairn_client *c, struct cairn_state_hash_reply *o
  *
  * These read the daemon's state segment, mapped read-only, under its seqlocks: no
  * command is sent, the daemon is never blocked or even aware, and a read that races
- * with a write is retried. They return -EAGAIN if the data kept changing for too long
- * (or the daemon died in the middle of a write). What they return may be a moment
- * older than the result of a command sent before the call, never torn. Thread-safe.
+ * with a write is retried. They return -EAGAIN after 100000 failed attempts (the data
+ * kept changing, or the daemon died in the middle of a write), and -CAIRN_E_LAYOUT if
+ * the daemon's grid region is malformed. Against a daemon without a grid there is no
+ * map and no hunt. What they return may be a moment older than the result of a command
+ * sent before the call, never torn. They never write to shared memory. Thread-safe.
  */
 
-/* A loaded map. Returns 0 or -CAIRN_E_UNKNOWN_MAP. */
+/* A loaded map, copied into *out. Returns 0, -CAIRN_E_UNKNOWN_MAP or -EINVAL (out NULL). */
 CAIRN_API int cairn_read_map(cairn_client *c, uint32_t map_id, struct cairn_map_info *out);
 
-/* A hunt's directory record. Returns 0 or -CAIRN_E_UNKNOWN_HUNT. */
+/*
+ * A hunt's directory record, copied into *out (out->seq is the record's seqlock value
+ * when it was read). Returns 0, -CAIRN_E_UNKNOWN_HUNT, -EINVAL (out NULL) or -EAGAIN.
+ */
 CAIRN_API int cairn_read_hunt(cairn_client *c, uint32_t hunt_id, struct cairn_hunt_info *out);
 
 /*
- * A player's (or clue's) entity record. Returns 0, -CAIRN_E_UNKNOWN_HUNT,
- * -CAIRN_E_UNKNOWN_PLAYER (no such entity; also for a clue id when kind is a player's),
- * -CAIRN_E_WRONG_HUNT, or -EAGAIN.
+ * The entity record of a player or clue id of hunt_id, read whole under the seqlock of
+ * its block's shard. Returns 0, -CAIRN_E_UNKNOWN_HUNT, -CAIRN_E_UNKNOWN_PLAYER (no
+ * player or clue has this id now: this code for clue ids too), -CAIRN_E_WRONG_HUNT (it
+ * is in another hunt), -EINVAL (out NULL) or -EAGAIN.
  */
 CAIRN_API int cairn_read_entity(cairn_client *c, uint32_t hunt_id, uint32_t id,
 				struct cairn_entity *out);
@@ -268,10 +304,17 @@ CAIRN_API int cairn_read_entity(cairn_client *c, uint32_t hunt_id, uint32_t id,
 #define CAIRN_READ_CLUES   2u
 
 /*
- * The entities of the kinds in mask with x0 <= x <= x1 and y0 <= y <= y1, block by
- * block, each block's list read whole under its shard's seqlock. Writes at most cap of
- * them into out and returns how many matched (more than cap means out was too small),
- * or -CAIRN_E_UNKNOWN_HUNT, -EINVAL (x0 > x1 or y0 > y1, or mask empty), -EAGAIN.
+ * The entities of the kinds in mask with x0 <= x <= x1 and y0 <= y <= y1 (clamped to the
+ * map), block by block in row order, players before clues within a block. Each block's
+ * lists are read whole under its shard's seqlock, and the shards and the hunt are
+ * checked again at the end: the answer is one snapshot of the rectangle, in which no
+ * entity appears twice or goes missing because it moved while the blocks were read.
+ * The price is that any write to the rectangle's shards during the read starts it over:
+ * under a heavy stream of moves, read small rectangles, or expect -EAGAIN.
+ * Writes at most cap of them into out and returns how many matched (more than cap means
+ * out was too small), or -CAIRN_E_UNKNOWN_HUNT, -EINVAL (x0 > x1 or y0 > y1, mask empty
+ * or with other bits, out NULL with cap > 0), -ENOMEM (a hunt of more than 256 shards
+ * needs scratch memory), -EAGAIN. On an error the contents of out are unspecified.
  */
 CAIRN_API int cairn_read_rect(cairn_client *c, uint32_t hunt_id, int32_t x0, int32_t y0, int32_t x1,
 			      int32_t y1, unsigned mask, struct cairn_entity *out, size_t cap);
@@ -288,21 +331,35 @@ struct cairn_events {
 	uint64_t missed; /* events overwritten before this reader got to them, so far */
 };
 
-/* Starts a cursor at the newest event: it will read only what is published next. */
+/*
+ * Starts a cursor at the newest event: it will read only what is published next.
+ * Returns 0, or -EINVAL (ev NULL), -ENOTSUP (the daemon publishes no events),
+ * -CAIRN_E_LAYOUT (its event ring is malformed). ev is the caller's; it may be copied,
+ * and it stays valid across calls (a cursor is only two numbers).
+ */
 CAIRN_API int cairn_events_open(cairn_client *c, struct cairn_events *ev);
 
 /*
  * Copies up to n events into out, oldest first, and returns how many (0: none new),
- * adding to ev->missed what was lost. Never blocks. One cursor must not be used by
- * two threads at once; separate cursors may.
+ * adding to ev->missed what was lost. Never blocks. A reader more than the ring's
+ * capacity behind (cairnd --event-capacity) misses the oldest ones. Returns a count, or
+ * -EINVAL (out NULL with n > 0) and the codes of cairn_events_open. One cursor must not
+ * be used by two threads at once; separate cursors may.
  */
 CAIRN_API int cairn_events_read(cairn_client *c, struct cairn_events *ev, struct cairn_event *out,
 				unsigned n);
 
 /*
- * Waits up to timeout_ns for an event after ev->next: spins briefly, then sleeps on the
- * ring's doorbell. Returns 0 when one is there, -ETIMEDOUT, -EINTR (a signal arrived),
- * or -CAIRN_E_DISCONNECTED.
+ * Waits up to timeout_ns (0: only look; CAIRN_FOREVER: no limit) until there is an
+ * event for cursor ev to read (event number ev->next is published; also at once for a
+ * cursor beyond the newest event, which cairn_events_read moves back). Spins for about
+ * 20 us, then sleeps on the ring's doorbell after announcing itself in the lane, so that
+ * the daemon's apply thread makes the wake-up call after a turn that published events.
+ * Each sleep lasts at most 50 ms, after which the connection is checked and the sleep
+ * renewed: a wake-up that is somehow lost costs at most 50 ms, and a dead daemon is
+ * noticed within 50 ms. Returns 0 when an event is there, -ETIMEDOUT, -EINTR (a signal
+ * arrived while asleep), -CAIRN_E_DISCONNECTED, -CAIRN_E_LANE_DROPPED, or the codes of
+ * cairn_events_open. Does not read the event, and does not change ev.
  */
 CAIRN_API int cairn_events_wait(cairn_client *c, const struct cairn_events *ev, int64_t timeout_ns);
 

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cairn/cairn.h"
+#include "client/client.h"
 #include "common/atomic.h"
 #include "common/clock.h"
 #include "shm/doorbell.h"
@@ -35,38 +36,7 @@
 #define SLEEP_SLICE_NS	    (50 * 1000 * 1000) /* check the socket at least this often */
 #define HANDSHAKE_TIMEOUT_S 5
 
-/* A growable array of messages, protected by the client's lock. */
-struct msg_list {
-	struct cairn_msg *v;
-	size_t n, cap;
-};
-
-struct cairn_client {
-	int sock;
-	void *state;
-	uint64_t state_size;
-	void *lane;
-	uint64_t lane_size;
-	struct cairn__ring cmd;
-	struct cairn__ring res;
-	uint8_t *blob;
-	uint64_t blob_size;
-	uint32_t lane_id;
-	uint64_t client_id;
-	uint64_t spin_ns;
-	uint64_t next_id;  /* atomic */
-	int dead;	   /* atomic: 0, or the negative code every call now returns */
-
-	pthread_mutex_t lock; /* guards the three lists below */
-	struct msg_list mailbox;   /* call results waiting for their caller */
-	struct msg_list pollq;	   /* submit results popped by a caller of cairn_call */
-	uint64_t *abandoned;	   /* ids of calls that timed out */
-	size_t nabandoned, abandoned_cap;
-	size_t mailbox_count; /* atomic mirror of mailbox.n, read without the lock */
-	size_t pollq_count;   /* atomic mirror of pollq.n */
-};
-
-static int list_push(struct msg_list *l, const struct cairn_msg *m)
+static int list_push(struct cairn__msg_list *l, const struct cairn_msg *m)
 {
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 16;
@@ -81,7 +51,7 @@ static int list_push(struct msg_list *l, const struct cairn_msg *m)
 	return 0;
 }
 
-static void list_remove(struct msg_list *l, size_t i)
+static void list_remove(struct cairn__msg_list *l, size_t i)
 {
 	memmove(&l->v[i], &l->v[i + 1], (l->n - i - 1) * sizeof(l->v[0]));
 	l->n--;
@@ -249,6 +219,7 @@ CAIRN_API int cairn_open(const char *socket_path, const struct cairn_open_option
 	c->spin_ns = o.spin_us ? (uint64_t)o.spin_us * 1000 : DEFAULT_SPIN_NS;
 	c->next_id = 1;
 	pthread_mutex_init(&c->lock, NULL);
+	cairn__slices_init(c);
 	c->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->sock < 0) {
 		r = -errno;
@@ -279,6 +250,8 @@ CAIRN_API int cairn_open(const char *socket_path, const struct cairn_open_option
 	if (r < 0) {
 		goto fail;
 	}
+	cairn__grid_attach(c);
+	cairn__events_attach(c);
 	*out = c;
 	return 0;
 fail:
@@ -304,6 +277,7 @@ CAIRN_API void cairn_close(cairn_client *c)
 	free(c->pollq.v);
 	free(c->abandoned);
 	pthread_mutex_destroy(&c->lock);
+	cairn__slices_fini(c);
 	free(c);
 }
 

@@ -338,7 +338,8 @@ int cairn__cmd_clue_remove(struct cairn__engine *e, const struct cairn_msg *c, u
 	}
 	cairn__grid_publish_hunt(e, id_slot(q.hunt_id), q.hunt_id, h);
 	cairn__grid_update_header(e);
-	cairn__eng_event(e, CAIRN_EVENT_CLUE_REMOVED, q.hunt_id, now, 0, q.clue_id, r.value, x, y);
+	cairn__eng_event(e, CAIRN_EVENT_CLUE_REMOVED, q.hunt_id, now, r.claimed_by, q.clue_id,
+			 r.value, x, y);
 	cairn__eng_reply(c, CAIRN_MSG_CLUE_REMOVED, CAIRN_MSG_CLUE_REMOVED_LEN_MIN, &r, sizeof(r),
 			 out);
 	return 0;

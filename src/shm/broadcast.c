@@ -117,7 +117,13 @@ size_t cairn__broadcast_read(struct cairn__broadcast_reader *r, struct cairn_eve
 		*missed += tail - r->capacity - r->next;
 		r->next = tail - r->capacity;
 	}
-	while (got < n && r->next < tail) {
+	/*
+	 * Each lapped retry skips at least one event, so an honest writer cannot keep a
+	 * reader here for long; the bound only stops a ring the daemon corrupted from
+	 * holding the reader forever.
+	 */
+	unsigned retries = 0;
+	while (got < n && r->next < tail && retries < (1u << 20)) {
 		const struct cairn_event_slot *s = &r->slots[r->next & r->mask];
 		/* Acquire: the event loads below are not satisfied before this one. */
 		uint64_t s1 = cairn__load_acquire(&s->seq);
@@ -137,6 +143,7 @@ size_t cairn__broadcast_read(struct cairn__broadcast_reader *r, struct cairn_eve
 		 */
 		tail = cairn__load_acquire(&r->hdr->tail);
 		skip_lapped(r, tail, missed);
+		retries++;
 		cairn__cpu_relax();
 	}
 	return got;

@@ -68,7 +68,8 @@ uint64_t cairn__broadcast_tail(const struct cairn__broadcast_reader *r);
  * Copies up to n events, oldest first, into out, and returns how many. Adds to *missed
  * the number of events that were overwritten before this reader got to them (also when
  * r->next was set beyond what the ring still holds). Never blocks and never writes to
- * the ring; spins only while the slot it reads is being overwritten at that moment.
+ * the ring; spins only while the slot it reads is being overwritten at that moment, and
+ * returns what it has after 2^20 such retries in one call.
  */
 size_t cairn__broadcast_read(struct cairn__broadcast_reader *r, struct cairn_event *out, size_t n,
 			     uint64_t *missed);

@@ -107,10 +107,10 @@ static void test_every_command(void)
 	size_t from = n_expected;
 	eng_events_attach(&t, &r1, cairn__engine_events_published(t.e));
 
-	/* Removal says what the clue was worth and where it was. */
+	/* Removal says who held the clue, what it was worth and where it was. */
 	const struct cairn_clue_removed *cr = ENG_OK(&t, eng_clue_remove(h, c));
 	ASSERT_UEQ(cr->claimed_by, p);
-	expect(&t, CAIRN_EVENT_CLUE_REMOVED, h, 0, c, -17, MID(66), MID(70));
+	expect(&t, CAIRN_EVENT_CLUE_REMOVED, h, p, c, -17, MID(66), MID(70));
 	/* Leaving says the final score and where the player was. */
 	ENG_OK(&t, eng_leave(h, p));
 	expect(&t, CAIRN_EVENT_PLAYER_LEFT, h, p, 0, -17, MID(66) + 5, MID(70) - 7);

@@ -1,0 +1,392 @@
+/*
+ * The typed game commands: one cairn_call each, with the payload built from the
+ * arguments and the reply checked and copied out.
+ *
+ * NEAREST_CLUES, PLAYERS_NEAR and LEADERBOARD answer through the blob arena. Each call
+ * reserves one query slice at the end of the arena (see cairn.h) for as long as the
+ * daemon may write into it, so that concurrent queries on one connection never share
+ * an output region, and copies its hits out before giving the slice back.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "cairn/cairn.h"
+#include "client/client.h"
+#include "common/atomic.h"
+#include "common/clock.h"
+
+/* ---- query slices ---- */
+
+void cairn__slices_init(cairn_client *c)
+{
+	pthread_mutex_init(&c->slices.lock, NULL);
+}
+
+void cairn__slices_fini(cairn_client *c)
+{
+	pthread_mutex_destroy(&c->slices.lock);
+}
+
+/* Slices in c's arena: as many 32 KiB slices as fit, at most SLICES_MAX. */
+static uint32_t slice_count(const cairn_client *c)
+{
+	uint64_t n = c->blob_size / CAIRN_QUERY_SLICE_SIZE;
+	return n > CAIRN_QUERY_SLICES_MAX ? CAIRN_QUERY_SLICES_MAX : (uint32_t)n;
+}
+
+/* Offset of slice i in the arena: slice 0 is the last 32 KiB, slice 1 the 32 KiB before. */
+static uint64_t slice_offset(const cairn_client *c, unsigned i)
+{
+	return c->blob_size - (uint64_t)(i + 1) * CAIRN_QUERY_SLICE_SIZE;
+}
+
+/* Takes a free slice. Returns its index, or -EBUSY when every slice is busy. */
+static int slice_take(cairn_client *c)
+{
+	struct cairn__slices *s = &c->slices;
+	uint32_t all = (uint32_t)((1u << slice_count(c)) - 1);
+	/*
+	 * Relaxed: the bitmap only decides who owns which bytes of the arena; those bytes
+	 * are ordered by the rings (the daemon writes them before it publishes the result).
+	 */
+	uint32_t busy = cairn__load_relaxed(&s->busy);
+	for (;;) {
+		uint32_t free_ = ~busy & all;
+		if (!free_) {
+			return -EBUSY;
+		}
+		unsigned i = (unsigned)__builtin_ctz(free_);
+		if (cairn__cas_relaxed(&s->busy, &busy, busy | (1u << i))) {
+			return (int)i;
+		}
+	}
+}
+
+static void slice_put(cairn_client *c, unsigned i)
+{
+	/* Relaxed: as in slice_take. */
+	__atomic_fetch_and(&c->slices.busy, ~(1u << i), __ATOMIC_RELAXED);
+}
+
+/* A ticket taken before a push: commands pushed earlier were pushed before this one. */
+static uint64_t take_ticket(cairn_client *c)
+{
+	/* Relaxed: the RMW's total order on the counter is the only order used. */
+	return cairn__add_relaxed(&c->slices.ticket, 1);
+}
+
+/*
+ * Keeps slice i busy after its query gave up waiting: the command may still be in the
+ * ring, and the daemon would then write its answer into the slice later. Any command
+ * whose ticket is taken from now on is pushed after it, so that command's answer
+ * proves the daemon has applied it (one lane's commands are applied in order).
+ */
+static void slice_quarantine(cairn_client *c, unsigned i)
+{
+	struct cairn__slices *s = &c->slices;
+	pthread_mutex_lock(&s->lock);
+	s->fence[i] = take_ticket(c);
+	__atomic_fetch_or(&s->quarantined, 1u << i, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Frees the quarantined slices that the answer to a command with this ticket proves done. */
+static void slices_release(cairn_client *c, uint64_t ticket)
+{
+	struct cairn__slices *s = &c->slices;
+	/* A lock-free peek: quarantines are rare, and re-checked under the lock. */
+	if (cairn__load_relaxed(&s->quarantined) == 0) {
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	uint32_t q = s->quarantined;
+	for (unsigned i = 0; i < CAIRN_QUERY_SLICES_MAX; i++) {
+		if ((q & (1u << i)) && s->fence[i] <= ticket) {
+			__atomic_fetch_and(&s->quarantined, ~(1u << i), __ATOMIC_RELAXED);
+			slice_put(c, i);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * Takes a slice; when all are busy but some only quarantined, first proves the daemon
+ * done with them by a PING (pushed after the queries that gave up). Returns the slice
+ * index, -EBUSY, -ENOBUFS (the arena has no slice at all), or a code of cairn_ping.
+ */
+static int slice_acquire(cairn_client *c, int64_t timeout_ns)
+{
+	if (slice_count(c) == 0) {
+		return -ENOBUFS;
+	}
+	int i = slice_take(c);
+	if (i != -EBUSY || cairn__load_relaxed(&c->slices.quarantined) == 0) {
+		return i;
+	}
+	uint64_t t = take_ticket(c);
+	int r = cairn_ping(c, timeout_ns);
+	if (r < 0) {
+		return r;
+	}
+	slices_release(c, t);
+	return slice_take(c);
+}
+
+/* ---- calls ---- */
+
+/*
+ * Sends a command of type with payload (size bytes) and length LEN_MIN, and expects
+ * reply_type with at least reply_len payload bytes; copies out_size bytes of the reply
+ * into out when out is not NULL.
+ */
+static int game_call(cairn_client *c, uint16_t type, uint8_t length, const void *payload,
+		     size_t size, uint16_t reply_type, uint8_t reply_len, void *out,
+		     size_t out_size, int64_t timeout_ns)
+{
+	struct cairn_msg m, res;
+	cairn_msg_init(&m, type, length);
+	memcpy(m.payload, payload, size);
+	int r = cairn_call(c, &m, &res, timeout_ns);
+	if (r < 0) {
+		return r;
+	}
+	if (res.hdr.type != reply_type || res.hdr.length < reply_len) {
+		return -CAIRN_E_BAD_REPLY;
+	}
+	if (out) {
+		memcpy(out, res.payload, out_size);
+	}
+	return 0;
+}
+
+#define CALL(c, T, payload, R, out, timeout)                                                       \
+	game_call((c), CAIRN_MSG_##T, CAIRN_MSG_##T##_LEN_MIN, &(payload), sizeof(payload),        \
+		  CAIRN_MSG_##R, CAIRN_MSG_##R##_LEN_MIN, (out), sizeof(*(out)), (timeout))
+
+CAIRN_API int cairn_hunt_create(cairn_client *c, const struct cairn_hunt_params *params,
+				struct cairn_hunt_created *out, int64_t timeout_ns)
+{
+	struct cairn_hunt_create q;
+	memset(&q, 0, sizeof(q));
+	if (params) {
+		q.map_id = params->map_id;
+		q.claim_radius_mm = params->claim_radius_mm;
+		q.speed_limit_mm_s = params->speed_limit_mm_s;
+		q.cell_mm = params->cell_mm;
+	}
+	return CALL(c, HUNT_CREATE, q, HUNT_CREATED, out, timeout_ns);
+}
+
+CAIRN_API int cairn_hunt_destroy(cairn_client *c, uint32_t hunt_id, int64_t timeout_ns)
+{
+	struct cairn_hunt_ref q;
+	memset(&q, 0, sizeof(q));
+	q.hunt_id = hunt_id;
+	struct cairn_hunt_destroyed *none = NULL;
+	return CALL(c, HUNT_DESTROY, q, HUNT_DESTROYED, none, timeout_ns);
+}
+
+CAIRN_API int cairn_join(cairn_client *c, uint32_t hunt_id, int32_t x, int32_t y,
+			 uint32_t *player_id, int64_t timeout_ns)
+{
+	struct cairn_join q;
+	struct cairn_joined r;
+	memset(&q, 0, sizeof(q));
+	q.hunt_id = hunt_id;
+	q.x = x;
+	q.y = y;
+	int rc = CALL(c, JOIN, q, JOINED, &r, timeout_ns);
+	if (rc == 0 && player_id) {
+		*player_id = r.player_id;
+	}
+	return rc;
+}
+
+CAIRN_API int cairn_leave(cairn_client *c, uint32_t hunt_id, uint32_t player_id,
+			  struct cairn_left *out, int64_t timeout_ns)
+{
+	struct cairn_player_ref q;
+	memset(&q, 0, sizeof(q));
+	q.hunt_id = hunt_id;
+	q.player_id = player_id;
+	return CALL(c, LEAVE, q, LEFT, out, timeout_ns);
+}
+
+CAIRN_API int cairn_move(cairn_client *c, uint32_t hunt_id, uint32_t player_id, int32_t x,
+			 int32_t y, struct cairn_moved *out, int64_t timeout_ns)
+{
+	struct cairn_move q;
+	memset(&q, 0, sizeof(q));
+	q.hunt_id = hunt_id;
+	q.player_id = player_id;
+	q.x = x;
+	q.y = y;
+	return CALL(c, MOVE, q, MOVED, out, timeout_ns);
+}
+
+CAIRN_API int cairn_clue_place(cairn_client *c, uint32_t hunt_id, int32_t x, int32_t y,
+			       int64_t value, uint32_t *clue_id, int64_t timeout_ns)
+{
+	struct cairn_clue_place q;
+	struct cairn_clue_placed r;
+	memset(&q, 0, sizeof(q));
+	q.hunt_id = hunt_id;
+	q.x = x;
+	q.y = y;
+	q.value = value;
+	int rc = CALL(c, CLUE_PLACE, q, CLUE_PLACED, &r, timeout_ns);
+	if (rc == 0 && clue_id) {
+		*clue_id = r.clue_id;
+	}
+	return rc;
+}
+
+CAIRN_API int cairn_clue_remove(cairn_client *c, uint32_t hunt_id, uint32_t clue_id,
+				struct cairn_clue_removed *out, int64_t timeout_ns)
+{
+	struct cairn_clue_ref q;
+	memset(&q, 0, sizeof(q));
+	q.hunt_id = hunt_id;
+	q.clue_id = clue_id;
+	return CALL(c, CLUE_REMOVE, q, CLUE_REMOVED, out, timeout_ns);
+}
+
+CAIRN_API int cairn_player_state(cairn_client *c, uint32_t hunt_id, uint32_t player_id,
+				 struct cairn_player_info *out, int64_t timeout_ns)
+{
+	struct cairn_player_ref q;
+	memset(&q, 0, sizeof(q));
+	q.hunt_id = hunt_id;
+	q.player_id = player_id;
+	return CALL(c, PLAYER_STATE, q, PLAYER_INFO, out, timeout_ns);
+}
+
+CAIRN_API int cairn_state_hash(cairn_client *c, struct cairn_state_hash_reply *out,
+			       int64_t timeout_ns)
+{
+	struct cairn_empty q;
+	memset(&q, 0, sizeof(q));
+	return CALL(c, STATE_HASH, q, STATE_HASH_REPLY, out, timeout_ns);
+}
+
+/* ---- queries through the arena ---- */
+
+/*
+ * Runs one query of the given type and payload length. q is its payload, whose output
+ * region (the uint32 fields at byte offsets out_off and out_cap) this fills in with a
+ * slice of the arena. Copies the hits (at most max) into hits, if not NULL, and the
+ * counts into *count and *total.
+ */
+static int query(cairn_client *c, uint16_t type, uint8_t length, void *q, size_t out_off,
+		 size_t out_cap, uint32_t max, struct cairn_hit *hits, uint32_t *count,
+		 uint32_t *total, int64_t timeout_ns)
+{
+	uint64_t start = timeout_ns > 0 ? cairn__now_ns() : 0;
+	int i = slice_acquire(c, timeout_ns);
+	if (i < 0) {
+		return i;
+	}
+	if (timeout_ns > 0) {
+		/* What the PING of slice_acquire, if any, took counts against the timeout. */
+		uint64_t spent = cairn__now_ns() - start;
+		timeout_ns = spent < (uint64_t)timeout_ns ? timeout_ns - (int64_t)spent : 0;
+	}
+	uint32_t off = (uint32_t)slice_offset(c, (unsigned)i), cap = CAIRN_QUERY_SLICE_SIZE;
+	memcpy((uint8_t *)q + out_off, &off, sizeof(off));
+	memcpy((uint8_t *)q + out_cap, &cap, sizeof(cap));
+
+	struct cairn_msg m, res;
+	cairn_msg_init(&m, type, length);
+	memcpy(m.payload, q, CAIRN_PAYLOAD_SIZE);
+	memset(&res, 0, sizeof(res));
+	uint64_t ticket = take_ticket(c);
+	int r = cairn_call(c, &m, &res, timeout_ns);
+	if (res.hdr.request_id != m.hdr.request_id) {
+		/*
+		 * No answer (a timeout, or the connection failed while waiting): the command
+		 * may still be applied later and write into the slice, so keep it busy.
+		 */
+		slice_quarantine(c, (unsigned)i);
+		return r;
+	}
+	/* The daemon answered: it will not touch the slice again for this command. */
+	struct cairn_query_reply a;
+	memcpy(&a, res.payload, sizeof(a));
+	if (r == 0 && (res.hdr.type != (type | CAIRN_REPLY_BIT) ||
+		       res.hdr.length < CAIRN_MSG_NEAREST_CLUES_REPLY_LEN_MIN || a.count > max ||
+		       a.count > a.total || a.out_offset != off ||
+		       a.out_length != a.count * sizeof(struct cairn_hit))) {
+		r = -CAIRN_E_BAD_REPLY;
+	}
+	if (r == 0) {
+		if (hits) {
+			/* The result's acquire (the ring pop) made the daemon's writes visible. */
+			memcpy(hits, c->blob + off, (size_t)a.count * sizeof(struct cairn_hit));
+		}
+		if (count) {
+			*count = a.count;
+		}
+		if (total) {
+			*total = a.total;
+		}
+	}
+	slices_release(c, ticket);
+	slice_put(c, (unsigned)i);
+	return r;
+}
+
+CAIRN_API int cairn_nearest_clues(cairn_client *c, uint32_t hunt_id, int32_t x, int32_t y,
+				  uint32_t k, int include_claimed, struct cairn_hit *hits,
+				  uint32_t *count, int64_t timeout_ns)
+{
+	if (k == 0 || k > CAIRN_MAX_QUERY_ITEMS) {
+		return -EINVAL;
+	}
+	struct cairn_nearest_clues q;
+	memset(&q, 0, sizeof(q));
+	q.hunt_id = hunt_id;
+	q.x = x;
+	q.y = y;
+	q.k = k;
+	q.include_claimed = include_claimed != 0;
+	return query(c, CAIRN_MSG_NEAREST_CLUES, CAIRN_MSG_NEAREST_CLUES_LEN_MIN, &q,
+		     offsetof(struct cairn_nearest_clues, out_offset),
+		     offsetof(struct cairn_nearest_clues, out_capacity), k, hits, count, NULL,
+		     timeout_ns);
+}
+
+CAIRN_API int cairn_players_near(cairn_client *c, uint32_t hunt_id, int32_t x, int32_t y,
+				 uint32_t radius_mm, uint32_t max, struct cairn_hit *hits,
+				 uint32_t *count, uint32_t *total, int64_t timeout_ns)
+{
+	if (max == 0 || max > CAIRN_MAX_QUERY_ITEMS) {
+		return -EINVAL;
+	}
+	struct cairn_players_near q;
+	memset(&q, 0, sizeof(q));
+	q.hunt_id = hunt_id;
+	q.x = x;
+	q.y = y;
+	q.radius_mm = radius_mm;
+	q.max = max;
+	return query(c, CAIRN_MSG_PLAYERS_NEAR, CAIRN_MSG_PLAYERS_NEAR_LEN_MIN, &q,
+		     offsetof(struct cairn_players_near, out_offset),
+		     offsetof(struct cairn_players_near, out_capacity), max, hits, count, total,
+		     timeout_ns);
+}
+
+CAIRN_API int cairn_leaderboard(cairn_client *c, uint32_t hunt_id, uint32_t k,
+				struct cairn_hit *hits, uint32_t *count, int64_t timeout_ns)
+{
+	if (k == 0 || k > CAIRN_MAX_QUERY_ITEMS) {
+		return -EINVAL;
+	}
+	struct cairn_leaderboard q;
+	memset(&q, 0, sizeof(q));
+	q.hunt_id = hunt_id;
+	q.k = k;
+	return query(c, CAIRN_MSG_LEADERBOARD, CAIRN_MSG_LEADERBOARD_LEN_MIN, &q,
+		     offsetof(struct cairn_leaderboard, out_offset),
+		     offsetof(struct cairn_leaderboard, out_capacity), k, hits, count, NULL,
+		     timeout_ns);
+}
