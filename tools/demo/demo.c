@@ -1,8 +1,11 @@
 /*
- * cairn-demo: a host that drives cairnd and shows, live, what a round trip through
- * shared memory costs. Each host thread calls PING or ECHO in a loop and records every
- * round trip in a log-linear histogram; the main thread prints one line a second and a
- * summary at the end (Ctrl-C, or --duration).
+ * cairn-demo: flags, attaching, threads, signals. demo.h says what the demo does; the
+ * game is in sim.c and the terminal in view.c.
+ *
+ * Signals: SIGINT and SIGTERM are blocked in every thread from the start, and the main
+ * thread takes them with sigtimedwait between two summaries. No handler runs at an
+ * arbitrary point, and Ctrl-C during the setup is taken as soon as the setup finishes
+ * (or notices it, at its next wait).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -10,358 +13,365 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "cairn/cairn.h"
-#include "common/atomic.h"
 #include "common/clock.h"
+#include "demo.h"
 
-/*
- * A log-linear histogram of nanoseconds: 64 powers of two, each split in 16, so every
- * bucket is within 6.25 % of its neighbours: enough for percentiles of latency.
- */
-#define SUB 16
-struct hist {
-	uint64_t b[64 * SUB];
-	uint64_t n, sum, max;
-};
-
-static unsigned bucket_of(uint64_t v)
-{
-	if (v < SUB) {
-		return (unsigned)v;
-	}
-	unsigned e = 63u - (unsigned)__builtin_clzll(v); /* v >= 16, so e >= 4 */
-	unsigned sub = (unsigned)(v >> (e - 4)) & (SUB - 1);
-	return (e - 3) * SUB + sub;
-}
-
-static uint64_t bucket_low(unsigned i)
-{
-	if (i < SUB) {
-		return i;
-	}
-	unsigned e = i / SUB + 3, sub = i % SUB;
-	return ((uint64_t)(SUB + sub)) << (e - 4);
-}
-
-static void hist_add(struct hist *h, uint64_t v)
-{
-	h->b[bucket_of(v)]++;
-	h->n++;
-	h->sum += v;
-	if (v > h->max) {
-		h->max = v;
-	}
-}
-
-static void hist_merge(struct hist *into, const struct hist *h)
-{
-	for (unsigned i = 0; i < 64 * SUB; i++) {
-		into->b[i] += h->b[i];
-	}
-	into->n += h->n;
-	into->sum += h->sum;
-	if (h->max > into->max) {
-		into->max = h->max;
-	}
-}
-
-static uint64_t hist_pct(const struct hist *h, double p)
-{
-	if (!h->n) {
-		return 0;
-	}
-	uint64_t want = (uint64_t)ceil(p / 100.0 * (double)h->n), seen = 0;
-	for (unsigned i = 0; i < 64 * SUB; i++) {
-		seen += h->b[i];
-		if (seen >= want) {
-			uint64_t lo = bucket_low(i);
-			return lo > h->max ? h->max : lo;
-		}
-	}
-	return h->max;
-}
-
-static void fmt_ns(char *buf, size_t len, uint64_t ns)
-{
-	if (ns < 10000) {
-		snprintf(buf, len, "%llu ns", (unsigned long long)ns);
-	} else if (ns < 1000000) {
-		snprintf(buf, len, "%.1f us", (double)ns / 1e3);
-	} else {
-		snprintf(buf, len, "%.1f ms", (double)ns / 1e6);
-	}
-}
-
-static void fmt_count(char *buf, size_t len, uint64_t v)
-{
-	char tmp[32];
-	int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v), o = 0;
-	for (int i = 0; i < n && (size_t)o + 2 < len; i++) {
-		if (i && (n - i) % 3 == 0) {
-			buf[o++] = ',';
-		}
-		buf[o++] = tmp[i];
-	}
-	buf[o] = '\0';
-}
-
-struct worker {
-	pthread_t t;
-	int id;
-	int cpu;
-	cairn_client *c;
-	bool echo;
-	pthread_mutex_t lock; /* guards cur: the main thread swaps it out every second */
-	struct hist cur;
-	uint64_t errors;
-	int last_error;
-};
-
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
-static void *work(void *arg)
-{
-	struct worker *w = arg;
-	struct cairn_msg m, res;
-	struct hist local;
-	uint64_t k = 0;
-	memset(&local, 0, sizeof(local));
-	if (w->cpu >= 0) {
-		cpu_set_t set;
-		CPU_ZERO(&set);
-		CPU_SET(w->cpu, &set);
-		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-	}
-	while (!stop_flag) {
-		if (w->echo) {
-			cairn_msg_init(&m, CAIRN_MSG_ECHO, 32);
-			memcpy(m.payload, &k, sizeof(k));
-		} else {
-			cairn_msg_init(&m, CAIRN_MSG_PING, CAIRN_MSG_PING_LEN_MIN);
-		}
-		uint64_t t0 = cairn__now_ns();
-		int r = cairn_call(w->c, &m, &res, 2ll * 1000 * 1000 * 1000);
-		uint64_t t1 = cairn__now_ns();
-		if (r < 0 || (w->echo && memcmp(res.payload, &k, sizeof(k)) != 0)) {
-			pthread_mutex_lock(&w->lock);
-			w->errors++;
-			w->last_error = r < 0 ? r : -CAIRN_E_BAD_REPLY;
-			pthread_mutex_unlock(&w->lock);
-			if (r == -CAIRN_E_DISCONNECTED || r == -CAIRN_E_LANE_DROPPED) {
-				stop_flag = 1;
-			}
-			continue;
-		}
-		hist_add(&local, t1 - t0);
-		k++;
-		/* Hand over to the main thread in chunks: the lock stays off the hot path. */
-		if ((k & 1023) == 0) {
-			pthread_mutex_lock(&w->lock);
-			hist_merge(&w->cur, &local);
-			pthread_mutex_unlock(&w->lock);
-			memset(&local, 0, sizeof(local));
-		}
-	}
-	pthread_mutex_lock(&w->lock);
-	hist_merge(&w->cur, &local);
-	pthread_mutex_unlock(&w->lock);
-	return NULL;
-}
+#define TICK_NS      1000000000ull
+#define MAX_HUNTS    4096
+#define MAX_PLAYERS  100000  /* per hunt */
+#define MAX_CLUES    1000    /* per hunt */
+#define MAX_TOTAL    262144  /* players in all hunts */
+#define MAX_FIELDS   16384   /* clues in all hunts: each has a 24 KiB path field */
+#define MAX_SPEED_MS 1000000 /* m/s: faster than any game needs, well within a u32 of mm/s */
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: cairn-demo [OPTION]...\n"
-		"Drive cairnd from a C host and print round-trip figures live.\n"
+		"Play treasure hunts on cairnd: create hunts on its embedded map, join simulated\n"
+		"players, place clues, walk every player to the nearest clue within the speed\n"
+		"limit, and show live what the daemon does (moves a second, claims, refusals,\n"
+		"round-trip times, leaderboards). Runs until Ctrl-C or --seconds.\n"
 		"\n"
-		"  --socket PATH     the daemon's socket (default: as cairnd's default)\n"
-		"  --threads N       host threads, each with its own connection (default 1)\n"
-		"  --cpu LIST        pin host thread i to the i-th CPU of a comma list (e.g. 0)\n"
-		"  --echo            send 32-byte ECHO commands instead of PING\n"
-		"  --duration S      stop after S seconds (default: run until Ctrl-C)\n"
-		"  -h, --help        show this help\n");
+		"  --socket PATH   the daemon's socket (default: as cairnd's default)\n"
+		"  --hunts N       hunts to create (default 8)\n"
+		"  --players N     players per hunt (default 200)\n"
+		"  --clues N       clues on the map of each hunt at any time (default 20)\n"
+		"  --speed M       the hunts' speed limit in metres a second (default 5; 0: none)\n"
+		"  --seconds S     stop after S seconds (default: run until Ctrl-C)\n"
+		"  --seed N        seed of the random choices (default: from the clock; printed)\n"
+		"  --cpu N         run every thread of the demo on CPU N\n"
+		"  -h, --help      show this help\n"
+		"\n"
+		"The last lines of the final summary are machine-readable key=value pairs,\n"
+		"starting with 'result: moves=N claims=N lost=N rejected=N seconds=S'.\n"
+		"Exit status: 0 after a run that went well, 1 when cairnd cannot be reached or "
+		"the\n"
+		"run failed, 2 on a bad option.\n");
 }
 
-static void print_line(double secs, const struct hist *h, double interval, uint64_t errors)
+static int parse_uint(const char *name, const char *s, unsigned long long min,
+		      unsigned long long max, unsigned long long *out)
 {
-	char rate[32], p50[16], p99[16], p999[16], mx[16];
-	fmt_count(rate, sizeof(rate), (uint64_t)((double)h->n / interval));
-	fmt_ns(p50, sizeof(p50), hist_pct(h, 50));
-	fmt_ns(p99, sizeof(p99), hist_pct(h, 99));
-	fmt_ns(p999, sizeof(p999), hist_pct(h, 99.9));
-	fmt_ns(mx, sizeof(mx), h->max);
-	printf("%7.1f s %14s /s %11s %11s %11s %11s %8llu\n", secs, rate, p50, p99, p999, mx,
-	       (unsigned long long)errors);
-	fflush(stdout);
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
+		fprintf(stderr, "cairn-demo: %s takes a whole number from %llu to %llu, not '%s'\n",
+			name, min, max, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_real(const char *name, const char *s, double max, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < 0 || v > max) {
+		fprintf(stderr, "cairn-demo: %s takes a number from 0 to %g, not '%s'\n", name, max,
+			s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Parses argv into *cfg. Returns 0, 1 when --help was shown, or -1 on a bad option. */
+static int parse_args(int argc, char **argv, struct demo_config *cfg)
+{
+	enum { O_SOCKET = 256, O_HUNTS, O_PLAYERS, O_CLUES, O_SPEED, O_SECONDS, O_SEED, O_CPU };
+	static const struct option opts[] = {
+		{"socket", required_argument, NULL, O_SOCKET},
+		{"hunts", required_argument, NULL, O_HUNTS},
+		{"players", required_argument, NULL, O_PLAYERS},
+		{"clues", required_argument, NULL, O_CLUES},
+		{"speed", required_argument, NULL, O_SPEED},
+		{"seconds", required_argument, NULL, O_SECONDS},
+		{"duration", required_argument, NULL, O_SECONDS}, /* the first demo's name */
+		{"seed", required_argument, NULL, O_SEED},
+		{"cpu", required_argument, NULL, O_CPU},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	bool seeded = false;
+	unsigned long long v;
+	double d;
+	int o;
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		int r = 0;
+		switch (o) {
+		case O_SOCKET:
+			cfg->socket = optarg;
+			break;
+		case O_HUNTS:
+			r = parse_uint("--hunts", optarg, 1, MAX_HUNTS, &v);
+			cfg->hunts = (unsigned)v;
+			break;
+		case O_PLAYERS:
+			r = parse_uint("--players", optarg, 1, MAX_PLAYERS, &v);
+			cfg->players = (unsigned)v;
+			break;
+		case O_CLUES:
+			r = parse_uint("--clues", optarg, 1, MAX_CLUES, &v);
+			cfg->clues = (unsigned)v;
+			break;
+		case O_SPEED:
+			r = parse_real("--speed", optarg, MAX_SPEED_MS, &d);
+			cfg->speed_mm_s = (uint32_t)lround(d * 1000);
+			if (r == 0 && d > 0 && cfg->speed_mm_s == 0) {
+				cfg->speed_mm_s = 1;
+			}
+			break;
+		case O_SECONDS:
+			r = parse_real("--seconds", optarg, 1e9, &cfg->seconds);
+			break;
+		case O_SEED:
+			r = parse_uint("--seed", optarg, 0, UINT64_MAX, &v);
+			cfg->seed = v;
+			seeded = true;
+			break;
+		case O_CPU:
+			r = parse_uint("--cpu", optarg, 0, CPU_SETSIZE - 1, &v);
+			cfg->cpu = (int)v;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			fprintf(stderr, "Try 'cairn-demo --help'.\n");
+			return -1;
+		}
+		if (r < 0) {
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "cairn-demo: unexpected argument '%s'\nTry 'cairn-demo --help'.\n",
+			argv[optind]);
+		return -1;
+	}
+	if ((unsigned long long)cfg->hunts * cfg->players > MAX_TOTAL) {
+		fprintf(stderr, "cairn-demo: at most %d players in all hunts together\n",
+			MAX_TOTAL);
+		return -1;
+	}
+	if ((unsigned long long)cfg->hunts * cfg->clues > MAX_FIELDS) {
+		fprintf(stderr, "cairn-demo: at most %d clues in all hunts together\n", MAX_FIELDS);
+		return -1;
+	}
+	if (!seeded) {
+		/* Short enough to type back in with --seed. */
+		cfg->seed = (cairn__wall_ns() ^ ((uint64_t)getpid() << 20)) % 1000000;
+	}
+	return 0;
+}
+
+static int attach(const struct demo_config *cfg, const char *name,
+		  const struct cairn_open_options *base, cairn_client **out)
+{
+	struct cairn_open_options o;
+	if (base) {
+		o = *base;
+	} else {
+		memset(&o, 0, sizeof(o));
+	}
+	o.name = name;
+	int r = cairn_open(cfg->socket, &o, out);
+	if (r < 0) {
+		char path[108];
+		const char *where = cfg->socket;
+		if (!where) {
+			where = cairn_default_socket_path(path, sizeof(path)) >= 0 ? path
+										   : "(default)";
+		}
+		fprintf(stderr, "cairn-demo: cannot attach to cairnd at %s: %s\n", where,
+			cairn_strerror(r));
+		if (r == -ENOENT || r == -ECONNREFUSED) {
+			fprintf(stderr,
+				"Is cairnd running? Start it with: cairnd%s%s\n"
+				"or let ./tools/cairn demo start both.\n",
+				cfg->socket ? " --socket " : "", cfg->socket ? cfg->socket : "");
+		}
+	}
+	return r;
+}
+
+static int pin(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	/* On the main thread before any other exists: the threads inherit it. */
+	if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+		int e = errno;
+		fprintf(stderr, "cairn-demo: cannot run on CPU %d: %s\n", cpu, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+static void stats_init(struct demo_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	atomic_init(&st->moves, 0);
+	atomic_init(&st->claims, 0);
+	atomic_init(&st->lost, 0);
+	for (unsigned i = 0; i < REJ_N; i++) {
+		atomic_init(&st->rejected[i], 0);
+	}
+	atomic_init(&st->queries, 0);
+	atomic_init(&st->errors, 0);
+	atomic_init(&st->clues_live, 0);
+	atomic_init(&st->last_error, 0);
+	pthread_mutex_init(&st->lock, NULL);
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"socket", required_argument, NULL, 's'},
-		{"threads", required_argument, NULL, 't'},
-		{"cpu", required_argument, NULL, 'c'},
-		{"echo", no_argument, NULL, 'e'},
-		{"duration", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	struct demo_config cfg = {
+		.hunts = 8,
+		.players = 200,
+		.clues = 20,
+		.speed_mm_s = 5000,
+		.cpu = -1,
 	};
-	const char *sock = NULL, *cpus = NULL;
-	int threads = 1, o;
-	double duration = 0;
-	bool echo = false;
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (o) {
-		case 's':
-			sock = optarg;
-			break;
-		case 't':
-			threads = atoi(optarg);
-			if (threads < 1 || threads > 256) {
-				fprintf(stderr, "cairn-demo: --threads takes 1 to 256\n");
-				return 2;
-			}
-			break;
-		case 'c':
-			cpus = optarg;
-			break;
-		case 'e':
-			echo = true;
-			break;
-		case 'd':
-			duration = atof(optarg);
-			if (duration < 0) {
-				fprintf(stderr, "cairn-demo: --duration takes seconds >= 0\n");
-				return 2;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			fprintf(stderr, "Try 'cairn-demo --help'.\n");
-			return 2;
-		}
+	int r = parse_args(argc, argv, &cfg);
+	if (r != 0) {
+		return r > 0 ? 0 : 2;
 	}
+	cfg.tty = isatty(STDOUT_FILENO) == 1;
 
-	struct worker *w = calloc((size_t)threads, sizeof(*w));
-	if (!w) {
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	r = pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	if (r != 0) {
+		fprintf(stderr, "cairn-demo: cannot block signals: %s\n", strerror(r));
 		return 1;
 	}
-	char *cpulist = cpus ? strdup(cpus) : NULL, *save = NULL;
-	char *tok = cpulist ? strtok_r(cpulist, ",", &save) : NULL;
-	for (int i = 0; i < threads; i++) {
-		struct cairn_open_options oo = {.name = "cairn-demo"};
-		w[i].id = i;
-		w[i].echo = echo;
-		w[i].cpu = tok ? atoi(tok) : -1;
-		tok = tok ? strtok_r(NULL, ",", &save) : NULL;
-		pthread_mutex_init(&w[i].lock, NULL);
-		int r = cairn_open(sock, &oo, &w[i].c);
-		if (r < 0) {
-			char path[108];
-			cairn_default_socket_path(path, sizeof(path));
-			fprintf(stderr, "cairn-demo: cannot attach to %s: %s\n", sock ? sock : path,
-				cairn_strerror(r));
-			if (r == -ENOENT || r == -ECONNREFUSED) {
-				fprintf(stderr, "Is cairnd running? Start it with: cairnd%s%s\n",
-					sock ? " --socket " : "", sock ? sock : "");
-			}
-			return 1;
-		}
+	if (cfg.cpu >= 0 && pin(cfg.cpu) < 0) {
+		return 2; /* a CPU this process may not use: a bad --cpu */
 	}
-	free(cpulist);
-	struct cairn_daemon_info info;
-	cairn_daemon_info(w[0].c, &info);
-	printf("cairn-demo: %d host thread%s attached to cairnd (pid %u, apply thread %s%d), "
-	       "sending %s\n",
-	       threads, threads > 1 ? "s" : "", info.pid, info.apply_cpu >= 0 ? "on CPU " : "",
-	       info.apply_cpu >= 0 ? info.apply_cpu : 0, echo ? "ECHO (32 B)" : "PING");
-	if (info.apply_cpu < 0) {
-		printf("            (apply thread not pinned)\n");
-	}
-	printf("\n%9s %17s %11s %11s %11s %11s %8s\n", "elapsed", "round trips", "p50", "p99",
-	       "p99.9", "max", "errors");
 
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	for (int i = 0; i < threads; i++) {
-		pthread_create(&w[i].t, NULL, work, &w[i]);
+	int status = 1;
+	bool torn_down = false;
+	cairn_client *sim_conn = NULL, *probe_conn = NULL, *view_conn = NULL;
+	struct sim *sim = NULL;
+	struct view *view = NULL;
+	struct demo_stats stats;
+	stats_init(&stats);
+	struct cairn_open_options lane;
+	sim_lane_options(&cfg, &lane);
+	if (attach(&cfg, "cairn-demo", &lane, &sim_conn) < 0 ||
+	    attach(&cfg, "cairn-demo-probe", NULL, &probe_conn) < 0 ||
+	    attach(&cfg, "cairn-demo-view", NULL, &view_conn) < 0) {
+		goto out;
 	}
-	struct hist total, sec;
-	memset(&total, 0, sizeof(total));
-	uint64_t start = cairn__now_ns(), last = start, errors = 0;
-	int last_error = 0;
-	while (!stop_flag) {
-		struct timespec ts = {0, 100 * 1000 * 1000};
-		nanosleep(&ts, NULL);
+	if (sim_setup(&cfg, sim_conn, probe_conn, &stats, &sim) < 0) {
+		goto out;
+	}
+	view = view_new(&cfg, sim_world(sim), &stats, view_conn);
+	if (!view) {
+		fprintf(stderr, "cairn-demo: out of memory\n");
+		goto out;
+	}
+	struct cairn_daemon_info info;
+	cairn_daemon_info(view_conn, &info);
+	view_intro(view, &info, cfg.cpu);
+
+	pthread_t sim_thread, probe_thread;
+	r = pthread_create(&sim_thread, NULL, sim_run, sim);
+	if (r != 0) {
+		fprintf(stderr, "cairn-demo: cannot start the simulation thread: %s\n",
+			strerror(r));
+		goto out;
+	}
+	r = pthread_create(&probe_thread, NULL, sim_probe_run, sim);
+	if (r != 0) {
+		fprintf(stderr, "cairn-demo: cannot start the probe thread: %s\n", strerror(r));
+		sim_stop(sim);
+		pthread_join(sim_thread, NULL);
+		goto out;
+	}
+	uint64_t start = cairn__now_ns(), next_tick = start + TICK_NS;
+	uint64_t end = cfg.seconds > 0 ? start + (uint64_t)(cfg.seconds * 1e9) : 0;
+	char why[64] = "";
+	while (!why[0]) {
 		uint64_t now = cairn__now_ns();
-		if (duration > 0 && (double)(now - start) / 1e9 >= duration) {
-			stop_flag = 1;
+		if (sim_finished(sim)) {
+			snprintf(why, sizeof(why), "an error");
+			break;
 		}
-		if (now - last < 1000000000ull && !stop_flag) {
+		if (end && now >= end) {
+			snprintf(why, sizeof(why), "--seconds %g", cfg.seconds);
+			break;
+		}
+		if (now >= next_tick) {
+			view_tick(view, now - start);
+			next_tick += TICK_NS;
+			if (next_tick <= now) {
+				next_tick = now + TICK_NS; /* a slow tick: skip, do not catch up */
+			}
 			continue;
 		}
-		memset(&sec, 0, sizeof(sec));
-		for (int i = 0; i < threads; i++) {
-			pthread_mutex_lock(&w[i].lock);
-			hist_merge(&sec, &w[i].cur);
-			memset(&w[i].cur, 0, sizeof(w[i].cur));
-			errors += w[i].errors;
-			w[i].errors = 0;
-			if (w[i].last_error) {
-				last_error = w[i].last_error;
-			}
-			pthread_mutex_unlock(&w[i].lock);
+		uint64_t wait = next_tick - now;
+		if (end && end - now < wait) {
+			wait = end - now;
 		}
-		hist_merge(&total, &sec);
-		if (sec.n || errors) {
-			print_line((double)(now - start) / 1e9, &sec, (double)(now - last) / 1e9,
-				   errors);
+		/* Short waits, so that a simulation that stopped on an error is seen soon. */
+		if (wait > TICK_NS / 10) {
+			wait = TICK_NS / 10;
 		}
-		last = now;
+		struct timespec ts = cairn__ns_to_timespec(wait);
+		int sig = sigtimedwait(&sigs, NULL, &ts);
+		if (sig == SIGINT) {
+			snprintf(why, sizeof(why), "Ctrl-C");
+		} else if (sig == SIGTERM) {
+			snprintf(why, sizeof(why), "SIGTERM");
+		}
+		/* Otherwise the wait timed out (EAGAIN) or was interrupted (EINTR): go round. */
 	}
-	for (int i = 0; i < threads; i++) {
-		pthread_join(w[i].t, NULL);
-		pthread_mutex_lock(&w[i].lock);
-		hist_merge(&total, &w[i].cur);
-		errors += w[i].errors;
-		pthread_mutex_unlock(&w[i].lock);
+	sim_stop(sim);
+	pthread_join(probe_thread, NULL);
+	pthread_join(sim_thread, NULL);
+	uint64_t elapsed = cairn__now_ns() - start;
+
+	const char *msg;
+	int code = sim_error(sim, &msg);
+	cairn_daemon_info(view_conn, &info);
+	view_final(view, elapsed, why, &info);
+	if (code) {
+		fprintf(stderr, "cairn-demo: %s\n", msg);
+	} else {
+		status = 0;
 	}
-	double secs = (double)(cairn__now_ns() - start) / 1e9;
-	char n[32], mean[16];
-	fmt_count(n, sizeof(n), total.n);
-	fmt_ns(mean, sizeof(mean), total.n ? total.sum / total.n : 0);
-	printf("\nsummary: %s round trips in %.1f s, mean %s\n", n, secs, mean);
-	printf("%9s %17s %11s %11s %11s %11s %8s\n", "", "", "p50", "p99", "p99.9", "max",
-	       "errors");
-	print_line(secs, &total, secs, errors);
-	cairn_daemon_info(w[0].c, &info);
-	printf("daemon: %llu commands applied, %llu error results, %llu lanes attached, "
-	       "%llu sleeps on doorbells\n",
-	       (unsigned long long)info.counters.commands, (unsigned long long)info.counters.errors,
-	       (unsigned long long)info.counters.lanes_attached,
-	       (unsigned long long)info.counters.sleeps);
-	if (last_error) {
-		printf("last error: %s\n", cairn_strerror(last_error));
+	r = sim_teardown(sim, view_conn);
+	torn_down = true;
+	if (r < 0 && r != -CAIRN_E_DISCONNECTED && r != -CAIRN_E_LANE_DROPPED) {
+		/* The game is over and was reported; a daemon that went first is no failure. */
+		fprintf(stderr, "cairn-demo: could not destroy the hunts: %s\n", cairn_strerror(r));
 	}
-	for (int i = 0; i < threads; i++) {
-		cairn_close(w[i].c);
+out:
+	if (!torn_down && sim_conn) {
+		/* A setup that failed half way, or a thread that did not start: no game to show. */
+		sim_teardown(sim, sim_conn);
 	}
-	free(w);
-	return errors && total.n == 0 ? 1 : 0;
+	view_free(view);
+	sim_free(sim);
+	free(stats.hunt_claims);
+	pthread_mutex_destroy(&stats.lock);
+	cairn_close(view_conn);
+	cairn_close(probe_conn);
+	cairn_close(sim_conn);
+	return status;
 }
