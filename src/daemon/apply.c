@@ -143,49 +143,77 @@ static void take_control_messages(struct applier *a)
 /*
  * Serves one turn of lane l: up to cfg.batch commands, each only when its result has
  * room. Returns how many commands were applied.
+ *
+ * The turn works in phases: count the free result slots, copy that many commands out of
+ * the ring, start the memory loads every command will need (the engine's prefetch), apply
+ * them in order, and publish the results. Starting the loads of a whole batch before
+ * applying any overlaps their cache misses, which on a large game is where the time goes;
+ * the price is that a turn's results are published together (32 commands: a few µs).
  */
 static unsigned serve(struct applier *a, struct lane *l)
 {
 	struct daemon *d = a->d;
-	struct cairn_msg cmd, out;
-	unsigned n = 0;
-	uint64_t ingress = 0;
-	while (n < d->cfg.batch) {
-		int room = cairn__ring_owner_can_push(&l->res);
-		if (room != CAIRN__RING_OK) {
-			if (room == CAIRN__RING_CORRUPT) {
-				drop_lane(a, l, "result ring sequence numbers were overwritten");
-				return n;
-			}
-			if (!l->blocked && cairn__ring_owner_readable(&l->cmd)) {
-				l->blocked = true;
-				a->full++;
-			}
-			break;
+	struct cairn_msg cmds[CAIRND_MAX_BATCH], outs[CAIRND_MAX_BATCH];
+	unsigned max = d->cfg.batch < CAIRND_MAX_BATCH ? d->cfg.batch : CAIRND_MAX_BATCH;
+	/* Never look a lap ahead: a ring smaller than the batch holds only capacity results. */
+	if (max > (uint64_t)l->res.mask + 1) {
+		max = l->res.mask + 1;
+	}
+	unsigned room = 0, n = 0;
+	/*
+	 * How many results fit: each slot must be free for this lap (seq == pos). A slot
+	 * still holding last lap's result (seq == pos - mask) ends the count; any other
+	 * value was written by the client, which drops the lane.
+	 */
+	while (room < max) {
+		uint64_t pos = l->res.cursor + room;
+		uint64_t seq = cairn__load_acquire(&l->res.slots[pos & l->res.mask].seq);
+		if (seq == pos) {
+			room++;
+			continue;
 		}
-		int got = cairn__ring_owner_pop(&l->cmd, &cmd);
+		if (seq != pos - l->res.mask) {
+			drop_lane(a, l, "result ring sequence numbers were overwritten");
+			return 0;
+		}
+		break;
+	}
+	if (room == 0) {
+		if (!l->blocked && cairn__ring_owner_readable(&l->cmd)) {
+			l->blocked = true;
+			a->full++;
+		}
+		return 0;
+	}
+	while (n < room) {
+		int got = cairn__ring_owner_pop(&l->cmd, &cmds[n]);
 		if (got != CAIRN__RING_OK) {
 			if (got == CAIRN__RING_CORRUPT) {
 				drop_lane(a, l, "command ring sequence numbers were overwritten");
-				return n;
+				return 0;
 			}
 			break;
 		}
-		l->blocked = false;
-		if (ingress == 0) {
-			/* One stamp per turn: every command of a batch entered together. */
-			ingress = cairn__now_ns();
-		}
-		cairnd_handle(d, l, &cmd, ingress, &out);
-		cairn__ring_owner_push(&l->res, &out);
-		a->errors += out.hdr.type == CAIRN_MSG_ERROR;
 		n++;
 	}
-	if (n) {
-		a->commands += n;
-		a->results += n;
-		a->wakes += cairn__doorbell_ring(&l->res.hdr->bell);
+	if (n == 0) {
+		return 0;
 	}
+	l->blocked = false;
+	uint64_t ingress = cairn__now_ns();
+	for (unsigned i = 0; i < n; i++) {
+		cairn__engine_prefetch(d->engine, &cmds[i]);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		cairnd_handle(d, l, &cmds[i], ingress, &outs[i]);
+		a->errors += outs[i].hdr.type == CAIRN_MSG_ERROR;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		cairn__ring_owner_push(&l->res, &outs[i]);
+	}
+	a->commands += n;
+	a->results += n;
+	a->wakes += cairn__doorbell_ring(&l->res.hdr->bell);
 	return n;
 }
 

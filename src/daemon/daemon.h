@@ -24,6 +24,7 @@
 
 #define CAIRND_MAX_ALLOW 16
 #define CAIRND_MAX_MAPS  64
+#define CAIRND_MAX_BATCH 256
 
 struct cairnd_config {
 	const char *socket_path;

@@ -29,7 +29,8 @@ static void usage(FILE *f)
 		"                         and a missing directory is created with mode 0750\n"
 		"  --cpu N                pin the apply thread to CPU N (default: not pinned)\n"
 		"  --max-clients N        lanes available to clients at once (default 64)\n"
-		"  --batch N              commands taken from one lane per turn (default 32)\n"
+		"  --batch N              commands taken from one lane per turn, 1 to 256 (default "
+		"32)\n"
 		"  --spin-us N            when idle, busy-poll N us before yielding (default 200)\n"
 		"  --yield-us N           then yield N us before sleeping on doorbells (default "
 		"200)\n"
@@ -138,7 +139,7 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 			cfg->max_clients = (uint32_t)v;
 			break;
 		case OPT_BATCH:
-			if (parse_num("--batch", optarg, 1, 4096, &v) < 0) {
+			if (parse_num("--batch", optarg, 1, CAIRND_MAX_BATCH, &v) < 0) {
 				return -1;
 			}
 			cfg->batch = (uint32_t)v;

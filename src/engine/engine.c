@@ -374,6 +374,33 @@ static int dispatch(struct cairn__engine *e, const struct cairn_msg *cmd, uint64
 	}
 }
 
+void cairn__engine_prefetch(const struct cairn__engine *e, const struct cairn_msg *cmd)
+{
+	if (cmd->hdr.type != CAIRN_MSG_MOVE) {
+		return;
+	}
+	struct cairn_move q;
+	memcpy(&q, cmd->payload, sizeof(q));
+	uint32_t hs = id_slot(q.hunt_id), ps = id_slot(q.player_id);
+	if (ps < e->ent_slots.hwm) {
+		__builtin_prefetch(&e->ents[ps], 1);
+		__builtin_prefetch(&e->links[ps], 1);
+	}
+	if (hs >= e->hunt_slots.hwm) {
+		return;
+	}
+	/* A destroyed hunt's record is zeroed: no blocks, no map. */
+	const struct hunt *h = &e->hunts[hs];
+	__builtin_prefetch(h);
+	if (h->blocks && h->map && q.x >= 0 && q.y >= 0 && q.x < h->limit_x && q.y < h->limit_y) {
+		uint32_t b = cairn__grid_block_of(h, q.x, q.y);
+		__builtin_prefetch(&h->blocks[b], 1);
+		__builtin_prefetch(&h->shards[b % h->nshards], 1);
+		uint32_t cx = (uint32_t)q.x / h->cell_mm, cy = (uint32_t)q.y / h->cell_mm;
+		__builtin_prefetch(&h->map->cells[(uint64_t)cy * h->map->width + cx]);
+	}
+}
+
 int cairn__engine_apply(struct cairn__engine *e, const struct cairn_msg *cmd, uint64_t ingress_ns,
 			const struct cairn__blob *blob, struct cairn_msg *out)
 {

@@ -81,6 +81,14 @@ bool cairn__engine_serves(uint16_t type);
 bool cairn__engine_mutates(uint16_t type);
 
 /*
+ * Starts the memory loads cmd will need (for a MOVE: the player's entity, the hunt, the
+ * target block, its shard and map cell), so that a batch of commands prefetched before
+ * any is applied overlaps its cache misses. Only a hint: it reads nothing it does not
+ * bounds-check and changes nothing.
+ */
+void cairn__engine_prefetch(const struct cairn__engine *e, const struct cairn_msg *cmd);
+
+/*
  * Applies one command with its ingress stamp and writes the result (a reply, or an
  * ERROR naming the reason) into *out. cmd is untrusted in every field: a bad command is
  * answered with an error and leaves the state exactly as it was. blob may be NULL for

@@ -16,6 +16,8 @@
 /* The subcommands: argv[0] is "cairn-bench <name>", the flags follow. */
 int bench_ring_main(int argc, char **argv);
 int bench_rtt_main(int argc, char **argv);
+int bench_engine_main(int argc, char **argv);
+int bench_e2e_main(int argc, char **argv);
 
 /*
  * Parses the value of a numeric flag: a whole number, optionally with a k (thousand)

@@ -23,6 +23,10 @@ static const struct subcommand subcommands[] = {
 	 "one-way throughput of the shared-memory ring between two pinned processes"},
 	{"rtt", bench_rtt_main,
 	 "round-trip latency of PING through cairnd, against a Unix socket echo; idle cost"},
+	{"engine", bench_engine_main,
+	 "the game engine in-process: MOVE, claim and query throughput; seqlock readers"},
+	{"e2e", bench_e2e_main,
+	 "MOVE through cairnd: round trip, batched throughput, the daemon's memory"},
 };
 
 #define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -132,4 +133,38 @@ void proc_describe(int status, char *buf, size_t len)
 	} else {
 		snprintf(buf, len, "ended with wait status 0x%x", (unsigned)status);
 	}
+}
+
+int proc_memory(pid_t pid, struct proc_memory *m)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} fields[] = {
+		{"VmRSS:", offsetof(struct proc_memory, vm_rss)},
+		{"RssAnon:", offsetof(struct proc_memory, rss_anon)},
+		{"RssFile:", offsetof(struct proc_memory, rss_file)},
+		{"RssShmem:", offsetof(struct proc_memory, rss_shmem)},
+		{"VmHWM:", offsetof(struct proc_memory, vm_hwm)},
+	};
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		return -errno;
+	}
+	memset(m, 0, sizeof(*m));
+	while (fgets(line, sizeof(line), f)) {
+		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+			size_t n = strlen(fields[i].name);
+			unsigned long long kib;
+			/* The kernel writes these as "VmRSS:\t   1234 kB". */
+			if (strncmp(line, fields[i].name, n) == 0 &&
+			    sscanf(line + n, "%llu", &kib) == 1) {
+				*(uint64_t *)((char *)m + fields[i].off) = (uint64_t)kib * 1024;
+			}
+		}
+	}
+	fclose(f);
+	return m->vm_rss ? 0 : -ENOENT;
 }

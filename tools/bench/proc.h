@@ -44,6 +44,18 @@ int proc_cpu_ticks(pid_t pid, uint64_t *ticks);
  */
 int proc_cpu_clock_ns(pid_t pid, uint64_t *ns);
 
+/* The memory of a process, from /proc/<pid>/status, in bytes (0 when not shown). */
+struct proc_memory {
+	uint64_t vm_rss;    /* VmRSS: resident, all kinds */
+	uint64_t rss_anon;  /* RssAnon: private anonymous pages (heap, stacks) */
+	uint64_t rss_file;  /* RssFile: pages of mapped files (the binary, libraries) */
+	uint64_t rss_shmem; /* RssShmem: shared memory (memfd segments) this process touched */
+	uint64_t vm_hwm;    /* VmHWM: the peak of VmRSS */
+};
+
+/* Reads the memory of process pid. Returns 0 or -errno (-ENOENT when it is gone). */
+int proc_memory(pid_t pid, struct proc_memory *m);
+
 /* Describes a wait status: "exited with status 1", "was killed by signal 11 (...)". */
 void proc_describe(int status, char *buf, size_t len);
 

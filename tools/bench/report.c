@@ -1,8 +1,11 @@
 #include "report.h"
 
 #include <assert.h>
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* NaN marks a figure that is not available; isnan and NAN are macros, no libm needed. */
@@ -112,6 +115,36 @@ struct report_target *report_target(struct report *r, const char *what, enum rep
 	return t;
 }
 
+/* "CPU 1" or "CPUs 0-1", from a /proc CPU list. */
+static const char *cpus_noun(const char *list)
+{
+	return strpbrk(list, ",-") ? "CPUs" : "CPU";
+}
+
+void report_place_threads(struct report *r, const char *who, pid_t pid)
+{
+	char path[64], label[96], cpus[64], name[32];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d) {
+		report_placement(r, who, "unknown (%s: %s)", path, strerror(errno));
+		return;
+	}
+	struct dirent *e;
+	unsigned n = 0;
+	while ((e = readdir(d)) && n < 8) {
+		pid_t tid = (pid_t)atoi(e->d_name);
+		if (tid <= 0 ||
+		    machine_thread_cpus(pid, tid, cpus, sizeof(cpus), name, sizeof(name)) < 0) {
+			continue;
+		}
+		snprintf(label, sizeof(label), "%s thread %s (tid %d)", who, name, (int)tid);
+		report_placement(r, label, "%s %s", cpus_noun(cpus), cpus);
+		n++;
+	}
+	closedir(d);
+}
+
 /* ---- text ---- */
 
 void report_format(enum report_unit unit, double v, char *buf, size_t len)
@@ -165,6 +198,20 @@ void report_format(enum report_unit unit, double v, char *buf, size_t len)
 		break;
 	case REPORT_COUNT:
 		snprintf(buf, len, "%.0f", v);
+		break;
+	case REPORT_BYTES:
+		if (v < 1024) {
+			snprintf(buf, len, "%.0f B", v);
+		} else if (v < 1024 * 1024) {
+			snprintf(buf, len, "%.1f KiB", v / 1024);
+		} else if (v < 1024.0 * 1024 * 1024) {
+			snprintf(buf, len, "%.1f MiB", v / (1024 * 1024));
+		} else {
+			snprintf(buf, len, "%.2f GiB", v / (1024.0 * 1024 * 1024));
+		}
+		break;
+	case REPORT_PERCENT:
+		snprintf(buf, len, "%.2f %%", v);
 		break;
 	}
 }
@@ -372,6 +419,10 @@ static const char *unit_name(enum report_unit u)
 		return "times";
 	case REPORT_COUNT:
 		return "count";
+	case REPORT_BYTES:
+		return "bytes";
+	case REPORT_PERCENT:
+		return "%";
 	}
 	return "?";
 }

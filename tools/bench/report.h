@@ -15,20 +15,22 @@
 
 #define REPORT_MAX_FIELDS  12
 #define REPORT_MAX_SERIES  100
-#define REPORT_MAX_ROWS    16
-#define REPORT_MAX_TABLES  6
-#define REPORT_MAX_KV      16
-#define REPORT_MAX_LINES   12
-#define REPORT_MAX_TARGETS 8
+#define REPORT_MAX_ROWS    40
+#define REPORT_MAX_TABLES  8
+#define REPORT_MAX_KV      24
+#define REPORT_MAX_LINES   32
+#define REPORT_MAX_TARGETS 10
 
 /* How a value is shown. JSON always carries the raw number; the key names the unit. */
 enum report_unit {
-	REPORT_NS,    /* nanoseconds, shown scaled: 183 ns, 45.2 µs, 1.20 ms */
-	REPORT_MPS,   /* millions of messages per second */
-	REPORT_PER_S, /* operations per second, shown scaled: 5.21 M/s */
-	REPORT_PCT,   /* percent of one core */
-	REPORT_RATIO, /* how many times: 312× */
-	REPORT_COUNT, /* a whole number */
+	REPORT_NS,      /* nanoseconds, shown scaled: 183 ns, 45.2 µs, 1.20 ms */
+	REPORT_MPS,     /* millions of messages per second */
+	REPORT_PER_S,   /* operations per second, shown scaled: 5.21 M/s */
+	REPORT_PCT,     /* percent of one core */
+	REPORT_RATIO,   /* how many times: 312× */
+	REPORT_COUNT,   /* a whole number */
+	REPORT_BYTES,   /* bytes, shown scaled: 61.3 MiB */
+	REPORT_PERCENT, /* a plain percentage (of anything but a core): 3.21 % */
 };
 
 /* A target is met when value OP limit. */
@@ -128,6 +130,12 @@ __attribute__((format(printf, 2, 3))) void report_line(struct report *r, const c
  */
 struct report_target *report_target(struct report *r, const char *what, enum report_unit unit,
 				    enum report_op op, double limit, double value, bool measured);
+
+/*
+ * Says where each thread of process pid may run, as /proc says: one placement entry
+ * per thread (at most 8), named "<who> thread <name> (tid N)".
+ */
+void report_place_threads(struct report *r, const char *who, pid_t pid);
 
 /* Formats v in unit for text output into buf. */
 void report_format(enum report_unit unit, double v, char *buf, size_t len);

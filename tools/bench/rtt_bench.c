@@ -8,7 +8,6 @@
  * talks to it, and the first PING after that silence, which has to wake it from its
  * futex. Every sample is kept and sorted; nothing is subtracted from any figure.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -252,31 +251,6 @@ static int choose_cpus(const struct machine *m, struct rtt_opts *o)
 static const char *cpus_noun(const char *list)
 {
 	return strpbrk(list, ",-") ? "CPUs" : "CPU";
-}
-
-/* Reports where each thread of the daemon may run, as /proc says. */
-static void place_daemon_threads(struct report *rep, pid_t pid)
-{
-	char path[64], who[64], cpus[64], name[32];
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	DIR *d = opendir(path);
-	if (!d) {
-		report_placement(rep, "cairnd", "unknown (%s: %s)", path, strerror(errno));
-		return;
-	}
-	struct dirent *e;
-	unsigned n = 0;
-	while ((e = readdir(d)) && n < 8) {
-		pid_t tid = (pid_t)atoi(e->d_name);
-		if (tid <= 0 ||
-		    machine_thread_cpus(pid, tid, cpus, sizeof(cpus), name, sizeof(name)) < 0) {
-			continue;
-		}
-		snprintf(who, sizeof(who), "cairnd thread %s (tid %d)", name, (int)tid);
-		report_placement(rep, who, "%s %s", cpus_noun(cpus), cpus);
-		n++;
-	}
-	closedir(d);
 }
 
 /* Whether pid looks like a cairnd visible in our /proc (not another pid namespace's). */
@@ -599,7 +573,7 @@ int bench_rtt_main(int argc, char **argv)
 		report_placement(&rep, "host thread (cairn-bench)", "not pinned (one usable CPU)");
 	}
 	if (run.spawned || is_visible_cairnd(dpid)) {
-		place_daemon_threads(&rep, dpid);
+		report_place_threads(&rep, "cairnd", dpid);
 	} else if (info.apply_cpu >= 0) {
 		report_placement(&rep, "cairnd apply thread", "CPU %d (as the daemon reports)",
 				 info.apply_cpu);

@@ -141,10 +141,16 @@ int cairnd_spawn(struct cairnd_proc *p, int cpu, const cpu_set_t *affinity, char
 		}
 		return -e;
 	}
-	char *argv[] = {p->binary, "--socket", p->socket, "--cpu", cpu_arg, NULL};
-	if (cpu < 0) {
-		argv[3] = NULL;
+	char *argv[16] = {p->binary, "--socket", p->socket};
+	unsigned argc = 3;
+	if (cpu >= 0) {
+		argv[argc++] = "--cpu";
+		argv[argc++] = cpu_arg;
 	}
+	for (unsigned i = 0; i < p->n_extra_args && i < 8; i++) {
+		argv[argc++] = (char *)p->extra_args[i];
+	}
+	argv[argc] = NULL;
 	pid_t parent = getpid();
 	fflush(stdout);
 	fflush(stderr);
