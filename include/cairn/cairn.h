@@ -59,6 +59,8 @@ struct cairn_daemon_info {
 	uint64_t boot_epoch_ns;    /* daemon start, ns since the Unix epoch */
 	uint64_t heartbeat_age_ns; /* how long ago the apply thread last stamped its heartbeat */
 	struct cairn_daemon_counters counters;
+	/* Commands by type, rejections by reason, moves, claims, events (zero if absent). */
+	struct cairn_engine_counters engine;
 };
 
 /*

@@ -738,5 +738,13 @@ CAIRN_API int cairn_daemon_info(cairn_client *c, struct cairn_daemon_info *info)
 	for (size_t i = 0; i < sizeof(*k) / sizeof(uint64_t); i++) {
 		dst[i] = cairn__load_relaxed(&src[i]);
 	}
+	/* The state segment was validated at attach: this block, when present, fits. */
+	if (h->engine_counters_offset != 0) {
+		src = (const uint64_t *)((const char *)c->state + h->engine_counters_offset);
+		dst = (uint64_t *)&info->engine;
+		for (size_t i = 0; i < sizeof(info->engine) / sizeof(uint64_t); i++) {
+			dst[i] = cairn__load_relaxed(&src[i]);
+		}
+	}
 	return 0;
 }
