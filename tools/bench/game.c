@@ -114,13 +114,18 @@ void game_step(struct game *g, uint32_t i, int32_t *x, int32_t *y)
 	*y = p->y;
 }
 
+void game_move_of(struct game *g, uint32_t i, struct cairn_msg *m)
+{
+	int32_t x, y;
+	game_step(g, i, &x, &y);
+	game_msg_move(m, g->players[i].hunt_id, g->players[i].player_id, x, y);
+}
+
 void game_next_move(struct game *g, struct cairn_msg *m)
 {
 	uint32_t i = g->next;
-	int32_t x, y;
 	g->next = i + 1 == g->nplayers ? 0 : i + 1;
-	game_step(g, i, &x, &y);
-	game_msg_move(m, g->players[i].hunt_id, g->players[i].player_id, x, y);
+	game_move_of(g, i, m);
 }
 
 /* A command header with zeroed payload; the payload struct is copied in after. */

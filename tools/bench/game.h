@@ -69,6 +69,9 @@ void game_random_spot(struct game *g, int32_t *x, int32_t *y);
  */
 void game_step(struct game *g, uint32_t i, int32_t *x, int32_t *y);
 
+/* Builds the MOVE of player i's next legal step (game_step) into m. */
+void game_move_of(struct game *g, uint32_t i, struct cairn_msg *m);
+
 /* Builds the MOVE of the next player in the visiting order into m, and advances. */
 void game_next_move(struct game *g, struct cairn_msg *m);
 
