@@ -144,8 +144,8 @@ static void take_control_messages(struct applier *a)
  * Serves one turn of lane l: up to cfg.batch commands, each only when its result has
  * room. Returns how many commands were applied.
  *
- * The turn works in phases: count the free result slots, copy that many commands out of
- * the ring, start the memory loads every command will need (the engine's prefetch), apply
+ * The turn works in phases: copy commands out of the ring while their results have room,
+ * start the memory loads every command will need (the engine's prefetch), apply
  * them in order, and publish the results. Starting the loads of a whole batch before
  * applying any overlaps their cache misses, which on a large game is where the time goes;
  * the price is that a turn's results are published together (32 commands: a few µs).
@@ -159,33 +159,28 @@ static unsigned serve(struct applier *a, struct lane *l)
 	if (max > (uint64_t)l->res.mask + 1) {
 		max = l->res.mask + 1;
 	}
-	unsigned room = 0, n = 0;
+	unsigned n = 0;
 	/*
-	 * How many results fit: each slot must be free for this lap (seq == pos). A slot
-	 * still holding last lap's result (seq == pos - mask) ends the count; any other
-	 * value was written by the client, which drops the lane.
+	 * Take a command only while its result has a free slot (seq == pos): a slot still
+	 * holding last lap's result (seq == pos - mask) means the client has not read it,
+	 * and any other value was written by the client, which drops the lane. Checking
+	 * room command by command, rather than counting it first, reads one result slot for
+	 * a lone command instead of a batch's worth.
 	 */
-	while (room < max) {
-		uint64_t pos = l->res.cursor + room;
+	while (n < max) {
+		uint64_t pos = l->res.cursor + n;
 		uint64_t seq = cairn__load_acquire(&l->res.slots[pos & l->res.mask].seq);
-		if (seq == pos) {
-			room++;
-			continue;
+		if (seq != pos) {
+			if (seq != pos - l->res.mask) {
+				drop_lane(a, l, "result ring sequence numbers were overwritten");
+				return 0;
+			}
+			if (!l->blocked && cairn__ring_owner_readable(&l->cmd)) {
+				l->blocked = true;
+				a->full++;
+			}
+			break;
 		}
-		if (seq != pos - l->res.mask) {
-			drop_lane(a, l, "result ring sequence numbers were overwritten");
-			return 0;
-		}
-		break;
-	}
-	if (room == 0) {
-		if (!l->blocked && cairn__ring_owner_readable(&l->cmd)) {
-			l->blocked = true;
-			a->full++;
-		}
-		return 0;
-	}
-	while (n < room) {
 		int got = cairn__ring_owner_pop(&l->cmd, &cmds[n]);
 		if (got != CAIRN__RING_OK) {
 			if (got == CAIRN__RING_CORRUPT) {
