@@ -34,7 +34,11 @@ static int64_t find(struct cairn__engine *e, uint32_t hunt_id, uint32_t id, uint
 	return id_slot(id);
 }
 
-/* Creates an entity at a checked position; returns its slot or a negated error code. */
+/*
+ * Creates an entity at a checked position in hunt h (hunt_id), counts it in the hunt
+ * and publishes the hunt's record and the grid header. Returns its slot or a negated
+ * error code.
+ */
 static int64_t spawn(struct cairn__engine *e, struct hunt *h, uint32_t hunt_id, uint8_t kind,
 		     int32_t x, int32_t y, int64_t value, uint64_t now)
 {
@@ -62,7 +66,36 @@ static int64_t spawn(struct cairn__engine *e, struct hunt *h, uint32_t hunt_id, 
 	cairn__ws_end(&w);
 	cairn__hunt_list_add(e, h, (uint32_t)slot, kind == CAIRN_ENTITY_CLUE);
 	e->n_entities++;
+	if (kind == CAIRN_ENTITY_CLUE) {
+		h->clues++;
+	} else {
+		h->players++;
+	}
+	cairn__grid_publish_hunt(e, id_slot(hunt_id), hunt_id, h);
+	cairn__grid_update_header(e);
 	return slot;
+}
+
+/*
+ * Undoes spawn: removes the entity in slot from hunt h (hunt_id), takes it out of the
+ * hunt's counts and publishes the hunt's record and the grid header.
+ */
+static void despawn(struct cairn__engine *e, struct hunt *h, uint32_t hunt_id, uint32_t slot)
+{
+	const struct cairn_entity *en = &e->ents[slot];
+	bool clue = en->kind == CAIRN_ENTITY_CLUE;
+	bool claimed = en->flags & CAIRN_FLAG_CLAIMED;
+	cairn__eng_remove_entity(e, h, slot);
+	if (clue) {
+		h->clues--;
+		if (claimed) {
+			h->claimed--;
+		}
+	} else {
+		h->players--;
+	}
+	cairn__grid_publish_hunt(e, id_slot(hunt_id), hunt_id, h);
+	cairn__grid_update_header(e);
 }
 
 int cairn__cmd_join(struct cairn__engine *e, const struct cairn_msg *c, uint64_t now,
@@ -82,9 +115,6 @@ int cairn__cmd_join(struct cairn__engine *e, const struct cairn_msg *c, uint64_t
 	if (slot < 0) {
 		return cairn__eng_error(c, (int)-slot, e->ent_slots.max, out);
 	}
-	h->players++;
-	cairn__grid_publish_hunt(e, id_slot(q.hunt_id), q.hunt_id, h);
-	cairn__grid_update_header(e);
 	uint32_t id = e->ents[slot].id;
 	cairn__eng_event(e, CAIRN_EVENT_PLAYER_JOINED, q.hunt_id, now, id, 0, 0, q.x, q.y);
 	struct cairn_joined r;
@@ -115,10 +145,7 @@ int cairn__cmd_leave(struct cairn__engine *e, const struct cairn_msg *c, uint64_
 	r.claims = en->claims;
 	r.score = en->value;
 	int32_t x = en->x, y = en->y;
-	cairn__eng_remove_entity(e, h, (uint32_t)slot);
-	h->players--;
-	cairn__grid_publish_hunt(e, id_slot(q.hunt_id), q.hunt_id, h);
-	cairn__grid_update_header(e);
+	despawn(e, h, q.hunt_id, (uint32_t)slot);
 	cairn__eng_event(e, CAIRN_EVENT_PLAYER_LEFT, q.hunt_id, now, q.player_id, 0, r.score, x, y);
 	cairn__eng_reply(c, CAIRN_MSG_LEFT, CAIRN_MSG_LEFT_LEN_MIN, &r, sizeof(r), out);
 	return 0;
@@ -296,9 +323,6 @@ int cairn__cmd_clue_place(struct cairn__engine *e, const struct cairn_msg *c, ui
 	if (slot < 0) {
 		return cairn__eng_error(c, (int)-slot, e->ent_slots.max, out);
 	}
-	h->clues++;
-	cairn__grid_publish_hunt(e, id_slot(q.hunt_id), q.hunt_id, h);
-	cairn__grid_update_header(e);
 	uint32_t id = e->ents[slot].id;
 	cairn__eng_event(e, CAIRN_EVENT_CLUE_PLACED, q.hunt_id, now, 0, id, q.value, q.x, q.y);
 	struct cairn_clue_placed r;
@@ -329,15 +353,8 @@ int cairn__cmd_clue_remove(struct cairn__engine *e, const struct cairn_msg *c, u
 	r.clue_id = q.clue_id;
 	r.claimed_by = en->claimed_by;
 	r.value = en->value;
-	bool was_claimed = en->flags & CAIRN_FLAG_CLAIMED;
 	int32_t x = en->x, y = en->y;
-	cairn__eng_remove_entity(e, h, (uint32_t)slot);
-	h->clues--;
-	if (was_claimed) {
-		h->claimed--;
-	}
-	cairn__grid_publish_hunt(e, id_slot(q.hunt_id), q.hunt_id, h);
-	cairn__grid_update_header(e);
+	despawn(e, h, q.hunt_id, (uint32_t)slot);
 	cairn__eng_event(e, CAIRN_EVENT_CLUE_REMOVED, q.hunt_id, now, r.claimed_by, q.clue_id,
 			 r.value, x, y);
 	cairn__eng_reply(c, CAIRN_MSG_CLUE_REMOVED, CAIRN_MSG_CLUE_REMOVED_LEN_MIN, &r, sizeof(r),

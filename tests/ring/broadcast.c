@@ -48,6 +48,7 @@
 #include "common/atomic.h"
 #include "common/clock.h"
 #include "common/futex.h"
+#include "procs.h"
 #include "shm/broadcast.h"
 #include "shm/segment.h"
 
@@ -626,10 +627,7 @@ static void stress(bool threads, uint32_t capacity)
 		pids[i] = fork();
 		ASSERT_TRUE(pids[i] >= 0);
 		if (pids[i] == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			if (getppid() == 1) {
-				_exit(T_FAIL);
-			}
+			t_child_init();
 			alarm(LIMIT_S);
 			/* Read-only from here on: a store into the ring would fault. */
 			void *ro;
@@ -651,7 +649,7 @@ static void stress(bool threads, uint32_t capacity)
 		}
 		int st;
 		ASSERT_EQ(waitpid(pids[i], &st, 0), pids[i]);
-		int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		int code = t_exit_code(st);
 		if (code != T_PASS && ctl->stats[i].status == T_PASS) {
 			ctl->stats[i].status = code;
 		}

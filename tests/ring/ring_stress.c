@@ -37,6 +37,7 @@
 #include "../test.h"
 #include "cairn/cairn.h"
 #include "common/clock.h"
+#include "procs.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
 
@@ -125,29 +126,6 @@ static void backoff(unsigned *fails)
 	}
 }
 
-/*
- * Spreads the threads over the allowed CPUs, the two consumers on different ones.
- * Left to itself the scheduler tends to keep both consumers (threads of one process)
- * on one CPU, and then they never race each other for the same slot.
- */
-static void pin(unsigned i)
-{
-	cpu_set_t all, one;
-	if (sched_getaffinity(0, sizeof(all), &all) != 0) {
-		return;
-	}
-	unsigned k = i % (unsigned)CPU_COUNT(&all);
-	for (int c = 0; c < CPU_SETSIZE; c++) {
-		if (CPU_ISSET(c, &all) && k-- == 0) {
-			CPU_ZERO(&one);
-			CPU_SET(c, &one);
-			/* Best effort: where it fails the test still runs, with less contention. */
-			(void)sched_setaffinity(0, sizeof(one), &one);
-			return;
-		}
-	}
-}
-
 static bool stopped(void)
 {
 	return cairn__load_relaxed(&ctl->stop) != 0;
@@ -166,7 +144,7 @@ static int produce(unsigned id)
 	struct cairn_msg b[BATCH_MAX];
 	unsigned fails = 0, iter = 0;
 
-	pin(id);
+	t_pin(id);
 	while (seq < n) {
 		if (stopped()) {
 			return 1;
@@ -282,7 +260,8 @@ static void *consumer_thread(void *arg)
 	uint64_t rs = mix(100 + c->id), pending = 0;
 	unsigned fails = 0;
 
-	pin(c->id);
+	/* Consumers 0 and 1 on different CPUs, so that they race each other for slots. */
+	t_pin(c->id);
 	for (;;) {
 		unsigned k;
 		if (c->batch) {
@@ -447,11 +426,7 @@ int main(int argc, char **argv)
 		pid_t pid = fork();
 		ASSERT_TRUE(pid >= 0);
 		if (pid == 0) {
-			/* Never outlive the parent, whatever happens to it. */
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			if (getppid() == 1) {
-				_exit(T_FAIL);
-			}
+			t_child_init();
 			_exit(produce(i));
 		}
 		children[nchildren++] = pid;
@@ -479,7 +454,7 @@ int main(int argc, char **argv)
 		}
 		int st;
 		ASSERT_EQ(waitpid(children[i], &st, 0), children[i]);
-		pa[i].status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		pa[i].status = t_exit_code(st);
 	}
 	cairn__store_release(&done, 1);
 	ASSERT_EQ(pthread_join(wd, NULL), 0);

@@ -37,6 +37,7 @@
 #include "cairn/cairn.h"
 #include "common/atomic.h"
 #include "common/clock.h"
+#include "procs.h"
 #include "shm/segment.h"
 #include "shm/seqlock.h"
 
@@ -93,29 +94,6 @@ static bool consistent(const uint64_t rec[WORDS])
 		}
 	}
 	return rec[WORDS - 1] == (rec[0] ^ CHECK);
-}
-
-/*
- * Pins the caller to the k-th allowed CPU (mod their number): the writer to one, the
- * readers to another. Left to itself the scheduler sometimes puts a reader next to the
- * writer, and the run takes ten times as long. Best effort: where it fails the test
- * still runs.
- */
-static void pin(unsigned k)
-{
-	cpu_set_t all, one;
-	if (sched_getaffinity(0, sizeof(all), &all) != 0) {
-		return;
-	}
-	k %= (unsigned)CPU_COUNT(&all);
-	for (int c = 0; c < CPU_SETSIZE; c++) {
-		if (CPU_ISSET(c, &all) && k-- == 0) {
-			CPU_ZERO(&one);
-			CPU_SET(c, &one);
-			(void)sched_setaffinity(0, sizeof(one), &one);
-			return;
-		}
-	}
 }
 
 static bool stopped(void)
@@ -204,7 +182,11 @@ static int reader(unsigned id, const struct shared *sh)
 {
 	struct reader_stats st;
 	memset(&st, 0, sizeof(st));
-	pin(1);
+	/*
+	 * The readers on one CPU, the writer on another: with a reader next to the writer
+	 * the run takes ten times as long.
+	 */
+	t_pin(1);
 	st.status = follow(sh, &st);
 	ctl->stats[id] = st;
 	return st.status;
@@ -213,7 +195,7 @@ static int reader(unsigned id, const struct shared *sh)
 static void writer(struct shared *sh)
 {
 	uint64_t rec[WORDS];
-	pin(0);
+	t_pin(0);
 	while (cairn__load_acquire(&ctl->ready) < READERS) {
 		if (stopped()) {
 			return;
@@ -291,10 +273,7 @@ int main(int argc, char **argv)
 		pids[i] = fork();
 		ASSERT_TRUE(pids[i] >= 0);
 		if (pids[i] == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			if (getppid() == 1) {
-				_exit(T_FAIL);
-			}
+			t_child_init();
 			alarm(LIMIT_S);
 			/* Read-only from here on: any store into the segment would fault. */
 			void *ro;
@@ -316,7 +295,7 @@ int main(int argc, char **argv)
 		}
 		int st;
 		ASSERT_EQ(waitpid(pids[i], &st, 0), pids[i]);
-		int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		int code = t_exit_code(st);
 		if (code != T_PASS && ctl->stats[i].status == T_PASS) {
 			ctl->stats[i].status = code;
 		}

@@ -27,6 +27,23 @@ int bench_e2e_main(int argc, char **argv);
 int bench_parse_count(const char *cmd, const char *flag, const char *s, uint64_t lo, uint64_t hi,
 		      uint64_t *out);
 
+/* Parses the value of a CPU flag (0 to CPU_SETSIZE - 1) into *out, as bench_parse_count. */
+int bench_parse_cpu(const char *cmd, const char *flag, const char *s, int *out);
+
+struct machine;
+
+/*
+ * Chooses the CPUs of the two pinned sides of a benchmark, *a and *b, each -1 unless
+ * its flag (flag_a, flag_b: "--host-cpu") asked for one. With one usable CPU on m both
+ * become -1 (unpinned) and the flags are ignored; the caller says what that means.
+ * Otherwise a requested CPU must be usable, and an unrequested one defaults to the
+ * first usable CPU, or the second when the other side has the first; the two may
+ * still be equal when both were asked for. Returns 0, or BENCH_USAGE after saying
+ * which flag names a CPU this process may not run on.
+ */
+int bench_choose_cpus(const char *cmd, const struct machine *m, const char *flag_a, int *a,
+		      const char *flag_b, int *b);
+
 /* Prints "Try 'cairn-bench cmd --help'." on stderr; returns BENCH_USAGE. */
 int bench_usage_hint(const char *cmd);
 

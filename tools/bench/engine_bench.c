@@ -114,16 +114,6 @@ enum {
 	OPT_CHECK,
 };
 
-static int parse_cpu(const char *flag, const char *s, int *out)
-{
-	uint64_t v;
-	if (bench_parse_count(CMD, flag, s, 0, CPU_SETSIZE - 1, &v) < 0) {
-		return -EINVAL;
-	}
-	*out = (int)v;
-	return 0;
-}
-
 static int parse_args(int argc, char **argv, struct engine_opts *o)
 {
 	static const struct option opts[] = {
@@ -159,10 +149,10 @@ static int parse_args(int argc, char **argv, struct engine_opts *o)
 			r = bench_parse_count(CMD, "--runs", optarg, 1, STATS_MAX_VALUES, &runs);
 			break;
 		case OPT_WRITER_CPU:
-			r = parse_cpu("--writer-cpu", optarg, &o->writer_cpu);
+			r = bench_parse_cpu(CMD, "--writer-cpu", optarg, &o->writer_cpu);
 			break;
 		case OPT_READER_CPU:
-			r = parse_cpu("--reader-cpu", optarg, &o->reader_cpu);
+			r = bench_parse_cpu(CMD, "--reader-cpu", optarg, &o->reader_cpu);
 			break;
 		case OPT_QUICK:
 			o->quick = true;
@@ -197,36 +187,22 @@ static int parse_args(int argc, char **argv, struct engine_opts *o)
 	return 0;
 }
 
+/* Chooses the CPUs of the writer (this process) and the reader. Returns 0 or BENCH_USAGE. */
 static int choose_cpus(const struct machine *m, struct engine_opts *o)
 {
-	char cpus[256];
-	machine_format_cpus(&m->usable, cpus, sizeof(cpus));
+	int r = bench_choose_cpus(CMD, m, "--writer-cpu", &o->writer_cpu, "--reader-cpu",
+				  &o->reader_cpu);
+	if (r) {
+		return r;
+	}
 	if (m->usable_count < 2) {
+		char cpus[256];
+		machine_format_cpus(&m->usable, cpus, sizeof(cpus));
 		bench_progress("engine: only one CPU is usable here (%s): writer and reader run "
 			       "unpinned and share it; the seqlock row then measures sharing a "
 			       "CPU, not cache traffic",
 			       cpus);
-		o->writer_cpu = o->reader_cpu = -1;
-		return 0;
-	}
-	if (o->writer_cpu >= 0 && !machine_cpu_usable(m, o->writer_cpu)) {
-		bench_error(CMD, "--writer-cpu %d: this process may not run on CPU %d (usable: %s)",
-			    o->writer_cpu, o->writer_cpu, cpus);
-		return bench_usage_hint(CMD);
-	}
-	if (o->reader_cpu >= 0 && !machine_cpu_usable(m, o->reader_cpu)) {
-		bench_error(CMD, "--reader-cpu %d: this process may not run on CPU %d (usable: %s)",
-			    o->reader_cpu, o->reader_cpu, cpus);
-		return bench_usage_hint(CMD);
-	}
-	int first = machine_nth_usable(m, 0), second = machine_nth_usable(m, 1);
-	if (o->writer_cpu < 0) {
-		o->writer_cpu = o->reader_cpu == first ? second : first;
-	}
-	if (o->reader_cpu < 0) {
-		o->reader_cpu = o->writer_cpu == first ? second : first;
-	}
-	if (o->writer_cpu == o->reader_cpu) {
+	} else if (o->writer_cpu == o->reader_cpu) {
 		bench_progress("engine: warning: writer and reader share CPU %d: the seqlock row "
 			       "then measures time slicing, not cache traffic",
 			       o->writer_cpu);
@@ -466,19 +442,6 @@ static double throughput_row(struct report *rep, unsigned table, const char *nam
 	row->nseries = (unsigned)nruns;
 	memcpy(row->series, v, nruns * sizeof(v[0]));
 	return med;
-}
-
-static void latency_row(struct report *rep, unsigned table, const char *name,
-			const struct latency_summary *s)
-{
-	struct report_row *row = report_row(rep, table, name);
-	report_field(row, "samples", "samples", REPORT_COUNT, (double)s->n);
-	report_field(row, "p50_ns", "p50", REPORT_NS, (double)s->p50);
-	report_field(row, "p90_ns", "p90", REPORT_NS, (double)s->p90);
-	report_field(row, "p99_ns", "p99", REPORT_NS, (double)s->p99);
-	report_field(row, "p999_ns", "p99.9", REPORT_NS, (double)s->p999);
-	report_field(row, "max_ns", "max", REPORT_NS, (double)s->max);
-	report_field(row, "mean_ns", "mean", REPORT_NS, s->mean);
 }
 
 /* ---- the reader process ---- */
@@ -985,7 +948,7 @@ int bench_engine_main(int argc, char **argv)
 		stats_summarize(lat, nplayers, &ls[i]);
 	}
 	for (unsigned i = 0; i < 3; i++) {
-		latency_row(&rep, latt, rows[i].name, &ls[i]);
+		report_latency_row(&rep, latt, rows[i].name, &ls[i]);
 	}
 	uint64_t claim_moves = (o.runs * o.rounds + 2) * nplayers;
 	report_line(&rep,

@@ -1,6 +1,6 @@
 /*
- * cairn-bench: dispatches to one benchmark and holds what they share: flag parsing and
- * messages.
+ * cairn-bench: dispatches to one benchmark and holds what they share: flag parsing,
+ * choosing the CPUs, and messages.
  */
 #include <errno.h>
 #include <signal.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "machine.h"
 #include "proc.h"
 
 struct subcommand {
@@ -77,6 +78,45 @@ int bench_parse_count(const char *cmd, const char *flag, const char *s, uint64_t
 		return -EINVAL;
 	}
 	*out = v * mul;
+	return 0;
+}
+
+int bench_parse_cpu(const char *cmd, const char *flag, const char *s, int *out)
+{
+	uint64_t v;
+	if (bench_parse_count(cmd, flag, s, 0, CPU_SETSIZE - 1, &v) < 0) {
+		return -EINVAL;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+int bench_choose_cpus(const char *cmd, const struct machine *m, const char *flag_a, int *a,
+		      const char *flag_b, int *b)
+{
+	if (m->usable_count < 2) {
+		*a = *b = -1;
+		return 0;
+	}
+	int *cpu[2] = {a, b};
+	const char *flag[2] = {flag_a, flag_b};
+	for (int i = 0; i < 2; i++) {
+		if (*cpu[i] >= 0 && !machine_cpu_usable(m, *cpu[i])) {
+			char cpus[256];
+			machine_format_cpus(&m->usable, cpus, sizeof(cpus));
+			bench_error(cmd, "%s %d: this process may not run on CPU %d (usable: %s)",
+				    flag[i], *cpu[i], *cpu[i], cpus);
+			return bench_usage_hint(cmd);
+		}
+	}
+	/* Unrequested CPUs default to the first two usable ones, never to the other's. */
+	int first = machine_nth_usable(m, 0), second = machine_nth_usable(m, 1);
+	if (*a < 0) {
+		*a = *b == first ? second : first;
+	}
+	if (*b < 0) {
+		*b = *a == first ? second : first;
+	}
 	return 0;
 }
 

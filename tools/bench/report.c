@@ -80,6 +80,20 @@ void report_field(struct report_row *row, const char *key, const char *label, en
 	row->f[row->nfields++] = (struct report_field){key, label, unit, value};
 }
 
+struct report_row *report_latency_row(struct report *r, unsigned table, const char *name,
+				      const struct latency_summary *s)
+{
+	struct report_row *row = report_row(r, table, name);
+	report_field(row, "samples", "samples", REPORT_COUNT, (double)s->n);
+	report_field(row, "p50_ns", "p50", REPORT_NS, (double)s->p50);
+	report_field(row, "p90_ns", "p90", REPORT_NS, (double)s->p90);
+	report_field(row, "p99_ns", "p99", REPORT_NS, (double)s->p99);
+	report_field(row, "p999_ns", "p99.9", REPORT_NS, (double)s->p999);
+	report_field(row, "max_ns", "max", REPORT_NS, (double)s->max);
+	report_field(row, "mean_ns", "mean", REPORT_NS, s->mean);
+	return row;
+}
+
 void report_line(struct report *r, const char *fmt, ...)
 {
 	assert(r->nlines < REPORT_MAX_LINES);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "machine.h"
+#include "stats.h"
 
 #define REPORT_MAX_FIELDS  12
 #define REPORT_MAX_SERIES  100
@@ -120,6 +121,13 @@ struct report_row *report_row(struct report *r, unsigned table, const char *name
 /* Appends a field; key and label must be string literals (they are not copied). */
 void report_field(struct report_row *row, const char *key, const char *label, enum report_unit unit,
 		  double value);
+
+/*
+ * Adds a row to table with the fields of latency summary s: samples, p50, p90, p99,
+ * p99.9, max and mean. Returns the row, so the caller may append more fields.
+ */
+struct report_row *report_latency_row(struct report *r, unsigned table, const char *name,
+				      const struct latency_summary *s);
 
 /* A line of text shown after the tables (text output only). */
 __attribute__((format(printf, 2, 3))) void report_line(struct report *r, const char *fmt, ...);

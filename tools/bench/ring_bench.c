@@ -350,16 +350,6 @@ static int one_run(struct ring_bench *b, enum mode mode, double *mps, char *err,
 	return 0;
 }
 
-static int parse_cpu(const char *flag, const char *s, int *out)
-{
-	uint64_t v;
-	if (bench_parse_count(CMD, flag, s, 0, CPU_SETSIZE - 1, &v) < 0) {
-		return -EINVAL;
-	}
-	*out = (int)v;
-	return 0;
-}
-
 enum {
 	OPT_MESSAGES = 256,
 	OPT_RUNS,
@@ -413,11 +403,11 @@ static int parse_args(int argc, char **argv, struct ring_opts *o, bool *cpu_flag
 			r = bench_parse_count(CMD, "--batch", optarg, 1, BATCH_MAX, &o->batch);
 			break;
 		case OPT_PRODUCER_CPU:
-			r = parse_cpu("--producer-cpu", optarg, &o->producer_cpu);
+			r = bench_parse_cpu(CMD, "--producer-cpu", optarg, &o->producer_cpu);
 			*cpu_flags = true;
 			break;
 		case OPT_CONSUMER_CPU:
-			r = parse_cpu("--consumer-cpu", optarg, &o->consumer_cpu);
+			r = bench_parse_cpu(CMD, "--consumer-cpu", optarg, &o->consumer_cpu);
 			*cpu_flags = true;
 			break;
 		case OPT_QUICK:
@@ -452,35 +442,21 @@ static int parse_args(int argc, char **argv, struct ring_opts *o, bool *cpu_flag
 /* Chooses the CPUs. Returns 0, or BENCH_USAGE when a requested CPU cannot be used. */
 static int place(const struct machine *m, struct ring_opts *o, bool cpu_flags, struct report *rep)
 {
-	char cpus[256];
+	int r = bench_choose_cpus(CMD, m, "--producer-cpu", &o->producer_cpu, "--consumer-cpu",
+				  &o->consumer_cpu);
+	if (r) {
+		return r;
+	}
 	if (m->usable_count < 2) {
+		char cpus[256];
 		machine_format_cpus(&m->usable, cpus, sizeof(cpus));
 		bench_progress("ring: only one CPU is usable here (%s): producer and consumer run "
 			       "unpinned and share it%s",
 			       cpus,
 			       cpu_flags ? "; --producer-cpu/--consumer-cpu are ignored" : "");
-		o->producer_cpu = o->consumer_cpu = -1;
 		report_placement(rep, "producer process", "not pinned (one usable CPU: %s)", cpus);
 		report_placement(rep, "consumer process", "not pinned (one usable CPU: %s)", cpus);
 		return 0;
-	}
-	const int *cpu[2] = {&o->producer_cpu, &o->consumer_cpu};
-	const char *flag[2] = {"--producer-cpu", "--consumer-cpu"};
-	for (int i = 0; i < 2; i++) {
-		if (*cpu[i] >= 0 && !machine_cpu_usable(m, *cpu[i])) {
-			machine_format_cpus(&m->usable, cpus, sizeof(cpus));
-			bench_error(CMD, "%s %d: this process may not run on CPU %d (usable: %s)",
-				    flag[i], *cpu[i], *cpu[i], cpus);
-			return bench_usage_hint(CMD);
-		}
-	}
-	/* Unrequested CPUs default to the first two usable ones, never to the other's. */
-	int first = machine_nth_usable(m, 0), second = machine_nth_usable(m, 1);
-	if (o->producer_cpu < 0) {
-		o->producer_cpu = o->consumer_cpu == first ? second : first;
-	}
-	if (o->consumer_cpu < 0) {
-		o->consumer_cpu = o->producer_cpu == first ? second : first;
 	}
 	bool same = o->producer_cpu == o->consumer_cpu;
 	if (same) {

@@ -117,16 +117,6 @@ enum {
 	OPT_CHECK,
 };
 
-static int parse_cpu(const char *flag, const char *s, int *out)
-{
-	uint64_t v;
-	if (bench_parse_count(CMD, flag, s, 0, CPU_SETSIZE - 1, &v) < 0) {
-		return -EINVAL;
-	}
-	*out = (int)v;
-	return 0;
-}
-
 /* Returns 0, or BENCH_USAGE after printing why; exits 0 for --help. */
 static int parse_args(int argc, char **argv, struct rtt_opts *o)
 {
@@ -156,10 +146,10 @@ static int parse_args(int argc, char **argv, struct rtt_opts *o)
 			o->socket = optarg;
 			break;
 		case OPT_HOST_CPU:
-			r = parse_cpu("--host-cpu", optarg, &o->host_cpu);
+			r = bench_parse_cpu(CMD, "--host-cpu", optarg, &o->host_cpu);
 			break;
 		case OPT_DAEMON_CPU:
-			r = parse_cpu("--daemon-cpu", optarg, &o->daemon_cpu);
+			r = bench_parse_cpu(CMD, "--daemon-cpu", optarg, &o->daemon_cpu);
 			break;
 		case OPT_ITERATIONS:
 			r = bench_parse_count(CMD, "--iterations", optarg, 1, 100000000,
@@ -210,36 +200,20 @@ static int parse_args(int argc, char **argv, struct rtt_opts *o)
 /* Chooses the CPUs of the host thread and the daemon. Returns 0 or BENCH_USAGE. */
 static int choose_cpus(const struct machine *m, struct rtt_opts *o)
 {
-	char cpus[256];
-	machine_format_cpus(&m->usable, cpus, sizeof(cpus));
+	int r = bench_choose_cpus(CMD, m, "--host-cpu", &o->host_cpu, "--daemon-cpu",
+				  &o->daemon_cpu);
+	if (r) {
+		return r;
+	}
 	if (m->usable_count < 2) {
+		char cpus[256];
+		machine_format_cpus(&m->usable, cpus, sizeof(cpus));
 		bench_progress(
 			"rtt: only one CPU is usable here (%s): the host, cairnd and the echo "
 			"server run unpinned and share it; expect figures far from the "
 			"targets",
 			cpus);
-		o->host_cpu = o->daemon_cpu = -1;
-		return 0;
-	}
-	if (o->host_cpu >= 0 && !machine_cpu_usable(m, o->host_cpu)) {
-		bench_error(CMD, "--host-cpu %d: this process may not run on CPU %d (usable: %s)",
-			    o->host_cpu, o->host_cpu, cpus);
-		return bench_usage_hint(CMD);
-	}
-	if (o->daemon_cpu >= 0 && !machine_cpu_usable(m, o->daemon_cpu)) {
-		bench_error(CMD, "--daemon-cpu %d: this process may not run on CPU %d (usable: %s)",
-			    o->daemon_cpu, o->daemon_cpu, cpus);
-		return bench_usage_hint(CMD);
-	}
-	/* Unrequested CPUs default to the first two usable ones, never to the other's. */
-	int first = machine_nth_usable(m, 0), second = machine_nth_usable(m, 1);
-	if (o->host_cpu < 0) {
-		o->host_cpu = o->daemon_cpu == first ? second : first;
-	}
-	if (o->daemon_cpu < 0) {
-		o->daemon_cpu = o->host_cpu == first ? second : first;
-	}
-	if (o->host_cpu == o->daemon_cpu) {
+	} else if (o->host_cpu == o->daemon_cpu) {
 		bench_progress("rtt: warning: host and daemon share CPU %d: a spinning host then "
 			       "starves the daemon, and the figures say little about cairn",
 			       o->host_cpu);
@@ -278,14 +252,7 @@ static void sleep_until(uint64_t t_ns)
 static void latency_row(struct report *rep, unsigned table, const char *name,
 			const struct latency_summary *s, double throughput)
 {
-	struct report_row *row = report_row(rep, table, name);
-	report_field(row, "samples", "samples", REPORT_COUNT, (double)s->n);
-	report_field(row, "p50_ns", "p50", REPORT_NS, (double)s->p50);
-	report_field(row, "p90_ns", "p90", REPORT_NS, (double)s->p90);
-	report_field(row, "p99_ns", "p99", REPORT_NS, (double)s->p99);
-	report_field(row, "p999_ns", "p99.9", REPORT_NS, (double)s->p999);
-	report_field(row, "max_ns", "max", REPORT_NS, (double)s->max);
-	report_field(row, "mean_ns", "mean", REPORT_NS, s->mean);
+	struct report_row *row = report_latency_row(rep, table, name, s);
 	report_field(row, "throughput_per_s", "throughput", REPORT_PER_S, throughput);
 }
 
@@ -440,7 +407,6 @@ struct rtt_run {
  */
 static int finish(struct rtt_run *run, bool failed)
 {
-	char err[PATH_MAX + 256];
 	int r = 0;
 	cairn_close(run->c);
 	run->c = NULL;
@@ -449,15 +415,7 @@ static int finish(struct rtt_run *run, bool failed)
 	if (!run->spawned) {
 		return 0;
 	}
-	r = cairnd_stop(&run->d, STOP_TIMEOUT_NS, err, sizeof(err));
-	if (r < 0) {
-		bench_error(CMD, "%s", err);
-		cairnd_show_log(&run->d);
-	}
-	if (failed || r < 0) {
-		bench_error(CMD, "kept cairnd's log: %s", run->d.log);
-	}
-	cairnd_cleanup(&run->d, failed || r < 0);
+	r = cairnd_finish(&run->d, CMD, STOP_TIMEOUT_NS, failed);
 	return r;
 }
 

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "common/clock.h"
 #include "proc.h"
 
@@ -286,6 +287,21 @@ void cairnd_show_log(const struct cairnd_proc *p)
 		fprintf(stderr, "%s%s", l, l[0] && l[strlen(l) - 1] == '\n' ? "" : "\n");
 	}
 	fprintf(stderr, "----\n");
+}
+
+int cairnd_finish(struct cairnd_proc *p, const char *cmd, uint64_t timeout_ns, bool failed)
+{
+	char err[PATH_MAX + 256];
+	int r = cairnd_stop(p, timeout_ns, err, sizeof(err));
+	if (r < 0) {
+		bench_error(cmd, "%s", err);
+		cairnd_show_log(p);
+	}
+	if (failed || r < 0) {
+		bench_error(cmd, "kept cairnd's log: %s", p->log);
+	}
+	cairnd_cleanup(p, failed || r < 0);
+	return r;
 }
 
 void cairnd_cleanup(struct cairnd_proc *p, bool keep)

@@ -60,6 +60,14 @@ int cairnd_attach(struct cairnd_proc *p, uint64_t timeout_ns, const struct cairn
  */
 int cairnd_stop(struct cairnd_proc *p, uint64_t timeout_ns, char *err, size_t errlen);
 
+/*
+ * Stops the daemon as cairnd_stop does, then removes its directory as cairnd_cleanup
+ * does, unless failed (the benchmark failed) or the daemon did not exit 0: then it
+ * says so on stderr, as cairn-bench cmd, with the end of the log when the daemon is
+ * to blame, and keeps the directory for its log. Returns cairnd_stop's code.
+ */
+int cairnd_finish(struct cairnd_proc *p, const char *cmd, uint64_t timeout_ns, bool failed);
+
 /* Prints the last lines of the daemon's log on stderr, under its path. */
 void cairnd_show_log(const struct cairnd_proc *p);
 
