@@ -183,6 +183,22 @@ struct cairn_hunt_params {
 	uint32_t cell_mm;          /* 0: CAIRN_DEFAULT_CELL_MM */
 };
 
+/*
+ * Builders of the commands that change the game, for hosts that pipeline them with
+ * cairn_submit_batch and cairn_poll_batch instead of waiting on each with the calls
+ * below (which use these same builders). Each initialises *m whole: type, length,
+ * payload, a request id of 0 (cairn_submit assigns one). They cannot fail.
+ */
+CAIRN_API void cairn_msg_hunt_create(struct cairn_msg *m, const struct cairn_hunt_params *params);
+CAIRN_API void cairn_msg_hunt_destroy(struct cairn_msg *m, uint32_t hunt_id);
+CAIRN_API void cairn_msg_join(struct cairn_msg *m, uint32_t hunt_id, int32_t x, int32_t y);
+CAIRN_API void cairn_msg_leave(struct cairn_msg *m, uint32_t hunt_id, uint32_t player_id);
+CAIRN_API void cairn_msg_move(struct cairn_msg *m, uint32_t hunt_id, uint32_t player_id, int32_t x,
+			      int32_t y);
+CAIRN_API void cairn_msg_clue_place(struct cairn_msg *m, uint32_t hunt_id, int32_t x, int32_t y,
+				    int64_t value);
+CAIRN_API void cairn_msg_clue_remove(struct cairn_msg *m, uint32_t hunt_id, uint32_t clue_id);
+
 /* Creates a hunt (params NULL: all defaults); *out gets its id and dimensions. */
 CAIRN_API int cairn_hunt_create(cairn_client *c, const struct cairn_hunt_params *params,
 				struct cairn_hunt_created *out, int64_t timeout_ns);

@@ -135,18 +135,14 @@ static int slice_acquire(cairn_client *c, int64_t timeout_ns)
 /* ---- calls ---- */
 
 /*
- * Sends a command of type with payload (size bytes) and length LEN_MIN, and expects
- * reply_type with at least reply_len payload bytes; copies out_size bytes of the reply
- * into out when out is not NULL.
+ * Sends the command m and expects reply_type with at least reply_len payload bytes;
+ * copies out_size bytes of the reply into out when out is not NULL.
  */
-static int game_call(cairn_client *c, uint16_t type, uint8_t length, const void *payload,
-		     size_t size, uint16_t reply_type, uint8_t reply_len, void *out,
-		     size_t out_size, int64_t timeout_ns)
+static int game_call_msg(cairn_client *c, struct cairn_msg *m, uint16_t reply_type,
+			 uint8_t reply_len, void *out, size_t out_size, int64_t timeout_ns)
 {
-	struct cairn_msg m, res;
-	cairn_msg_init(&m, type, length);
-	memcpy(m.payload, payload, size);
-	int r = cairn_call(c, &m, &res, timeout_ns);
+	struct cairn_msg res;
+	int r = cairn_call(c, m, &res, timeout_ns);
 	if (r < 0) {
 		return r;
 	}
@@ -159,12 +155,34 @@ static int game_call(cairn_client *c, uint16_t type, uint8_t length, const void 
 	return 0;
 }
 
+/* game_call_msg for a command of type with payload (size bytes) and length LEN_MIN. */
+static int game_call(cairn_client *c, uint16_t type, uint8_t length, const void *payload,
+		     size_t size, uint16_t reply_type, uint8_t reply_len, void *out,
+		     size_t out_size, int64_t timeout_ns)
+{
+	struct cairn_msg m;
+	cairn_msg_init(&m, type, length);
+	memcpy(m.payload, payload, size);
+	return game_call_msg(c, &m, reply_type, reply_len, out, out_size, timeout_ns);
+}
+
 #define CALL(c, T, payload, R, out, timeout)                                                       \
 	game_call((c), CAIRN_MSG_##T, CAIRN_MSG_##T##_LEN_MIN, &(payload), sizeof(payload),        \
 		  CAIRN_MSG_##R, CAIRN_MSG_##R##_LEN_MIN, (out), sizeof(*(out)), (timeout))
 
-CAIRN_API int cairn_hunt_create(cairn_client *c, const struct cairn_hunt_params *params,
-				struct cairn_hunt_created *out, int64_t timeout_ns)
+/* Sends a built command m and expects the reply R into out (which may be NULL). */
+#define CALL_MSG(c, m, R, out, timeout)                                                            \
+	game_call_msg((c), (m), CAIRN_MSG_##R, CAIRN_MSG_##R##_LEN_MIN, (out), sizeof(*(out)),     \
+		      (timeout))
+
+/* Initialises m as a command of type T with its payload struct q. */
+#define BUILD(m, T, q)                                                                             \
+	do {                                                                                       \
+		cairn_msg_init((m), CAIRN_MSG_##T, CAIRN_MSG_##T##_LEN_MIN);                       \
+		memcpy((m)->payload, &(q), sizeof(q));                                             \
+	} while (0)
+
+CAIRN_API void cairn_msg_hunt_create(struct cairn_msg *m, const struct cairn_hunt_params *params)
 {
 	struct cairn_hunt_create q;
 	memset(&q, 0, sizeof(q));
@@ -174,28 +192,92 @@ CAIRN_API int cairn_hunt_create(cairn_client *c, const struct cairn_hunt_params 
 		q.speed_limit_mm_s = params->speed_limit_mm_s;
 		q.cell_mm = params->cell_mm;
 	}
-	return CALL(c, HUNT_CREATE, q, HUNT_CREATED, out, timeout_ns);
+	BUILD(m, HUNT_CREATE, q);
 }
 
-CAIRN_API int cairn_hunt_destroy(cairn_client *c, uint32_t hunt_id, int64_t timeout_ns)
+CAIRN_API void cairn_msg_hunt_destroy(struct cairn_msg *m, uint32_t hunt_id)
 {
 	struct cairn_hunt_ref q;
 	memset(&q, 0, sizeof(q));
 	q.hunt_id = hunt_id;
+	BUILD(m, HUNT_DESTROY, q);
+}
+
+CAIRN_API void cairn_msg_join(struct cairn_msg *m, uint32_t hunt_id, int32_t x, int32_t y)
+{
+	struct cairn_join q;
+	memset(&q, 0, sizeof(q));
+	q.hunt_id = hunt_id;
+	q.x = x;
+	q.y = y;
+	BUILD(m, JOIN, q);
+}
+
+CAIRN_API void cairn_msg_leave(struct cairn_msg *m, uint32_t hunt_id, uint32_t player_id)
+{
+	struct cairn_player_ref q;
+	memset(&q, 0, sizeof(q));
+	q.hunt_id = hunt_id;
+	q.player_id = player_id;
+	BUILD(m, LEAVE, q);
+}
+
+CAIRN_API void cairn_msg_move(struct cairn_msg *m, uint32_t hunt_id, uint32_t player_id, int32_t x,
+			      int32_t y)
+{
+	struct cairn_move q;
+	memset(&q, 0, sizeof(q));
+	q.hunt_id = hunt_id;
+	q.player_id = player_id;
+	q.x = x;
+	q.y = y;
+	BUILD(m, MOVE, q);
+}
+
+CAIRN_API void cairn_msg_clue_place(struct cairn_msg *m, uint32_t hunt_id, int32_t x, int32_t y,
+				    int64_t value)
+{
+	struct cairn_clue_place q;
+	memset(&q, 0, sizeof(q));
+	q.hunt_id = hunt_id;
+	q.x = x;
+	q.y = y;
+	q.value = value;
+	BUILD(m, CLUE_PLACE, q);
+}
+
+CAIRN_API void cairn_msg_clue_remove(struct cairn_msg *m, uint32_t hunt_id, uint32_t clue_id)
+{
+	struct cairn_clue_ref q;
+	memset(&q, 0, sizeof(q));
+	q.hunt_id = hunt_id;
+	q.clue_id = clue_id;
+	BUILD(m, CLUE_REMOVE, q);
+}
+
+CAIRN_API int cairn_hunt_create(cairn_client *c, const struct cairn_hunt_params *params,
+				struct cairn_hunt_created *out, int64_t timeout_ns)
+{
+	struct cairn_msg m;
+	cairn_msg_hunt_create(&m, params);
+	return CALL_MSG(c, &m, HUNT_CREATED, out, timeout_ns);
+}
+
+CAIRN_API int cairn_hunt_destroy(cairn_client *c, uint32_t hunt_id, int64_t timeout_ns)
+{
+	struct cairn_msg m;
+	cairn_msg_hunt_destroy(&m, hunt_id);
 	struct cairn_hunt_destroyed *none = NULL;
-	return CALL(c, HUNT_DESTROY, q, HUNT_DESTROYED, none, timeout_ns);
+	return CALL_MSG(c, &m, HUNT_DESTROYED, none, timeout_ns);
 }
 
 CAIRN_API int cairn_join(cairn_client *c, uint32_t hunt_id, int32_t x, int32_t y,
 			 uint32_t *player_id, int64_t timeout_ns)
 {
-	struct cairn_join q;
+	struct cairn_msg m;
 	struct cairn_joined r;
-	memset(&q, 0, sizeof(q));
-	q.hunt_id = hunt_id;
-	q.x = x;
-	q.y = y;
-	int rc = CALL(c, JOIN, q, JOINED, &r, timeout_ns);
+	cairn_msg_join(&m, hunt_id, x, y);
+	int rc = CALL_MSG(c, &m, JOINED, &r, timeout_ns);
 	if (rc == 0 && player_id) {
 		*player_id = r.player_id;
 	}
@@ -205,36 +287,26 @@ CAIRN_API int cairn_join(cairn_client *c, uint32_t hunt_id, int32_t x, int32_t y
 CAIRN_API int cairn_leave(cairn_client *c, uint32_t hunt_id, uint32_t player_id,
 			  struct cairn_left *out, int64_t timeout_ns)
 {
-	struct cairn_player_ref q;
-	memset(&q, 0, sizeof(q));
-	q.hunt_id = hunt_id;
-	q.player_id = player_id;
-	return CALL(c, LEAVE, q, LEFT, out, timeout_ns);
+	struct cairn_msg m;
+	cairn_msg_leave(&m, hunt_id, player_id);
+	return CALL_MSG(c, &m, LEFT, out, timeout_ns);
 }
 
 CAIRN_API int cairn_move(cairn_client *c, uint32_t hunt_id, uint32_t player_id, int32_t x,
 			 int32_t y, struct cairn_moved *out, int64_t timeout_ns)
 {
-	struct cairn_move q;
-	memset(&q, 0, sizeof(q));
-	q.hunt_id = hunt_id;
-	q.player_id = player_id;
-	q.x = x;
-	q.y = y;
-	return CALL(c, MOVE, q, MOVED, out, timeout_ns);
+	struct cairn_msg m;
+	cairn_msg_move(&m, hunt_id, player_id, x, y);
+	return CALL_MSG(c, &m, MOVED, out, timeout_ns);
 }
 
 CAIRN_API int cairn_clue_place(cairn_client *c, uint32_t hunt_id, int32_t x, int32_t y,
 			       int64_t value, uint32_t *clue_id, int64_t timeout_ns)
 {
-	struct cairn_clue_place q;
+	struct cairn_msg m;
 	struct cairn_clue_placed r;
-	memset(&q, 0, sizeof(q));
-	q.hunt_id = hunt_id;
-	q.x = x;
-	q.y = y;
-	q.value = value;
-	int rc = CALL(c, CLUE_PLACE, q, CLUE_PLACED, &r, timeout_ns);
+	cairn_msg_clue_place(&m, hunt_id, x, y, value);
+	int rc = CALL_MSG(c, &m, CLUE_PLACED, &r, timeout_ns);
 	if (rc == 0 && clue_id) {
 		*clue_id = r.clue_id;
 	}
@@ -244,11 +316,9 @@ CAIRN_API int cairn_clue_place(cairn_client *c, uint32_t hunt_id, int32_t x, int
 CAIRN_API int cairn_clue_remove(cairn_client *c, uint32_t hunt_id, uint32_t clue_id,
 				struct cairn_clue_removed *out, int64_t timeout_ns)
 {
-	struct cairn_clue_ref q;
-	memset(&q, 0, sizeof(q));
-	q.hunt_id = hunt_id;
-	q.clue_id = clue_id;
-	return CALL(c, CLUE_REMOVE, q, CLUE_REMOVED, out, timeout_ns);
+	struct cairn_msg m;
+	cairn_msg_clue_remove(&m, hunt_id, clue_id);
+	return CALL_MSG(c, &m, CLUE_REMOVED, out, timeout_ns);
 }
 
 CAIRN_API int cairn_player_state(cairn_client *c, uint32_t hunt_id, uint32_t player_id,

@@ -121,6 +121,22 @@ uint32_t cairn__grid_block_of(const struct hunt *h, int32_t x, int32_t y)
 	return (cy / CAIRN_BLOCK_CELLS) * h->blocks_x + cx / CAIRN_BLOCK_CELLS;
 }
 
+void cairn__grid_span(const struct hunt *h, int64_t x, int64_t y, int64_t r,
+		      struct cairn__block_span *sp)
+{
+	int64_t bmm = (int64_t)h->cell_mm * CAIRN_BLOCK_CELLS;
+	sp->x0 = x - r < 0 ? 0 : (x - r) / bmm;
+	sp->y0 = y - r < 0 ? 0 : (y - r) / bmm;
+	sp->x1 = (x + r) / bmm;
+	sp->y1 = (y + r) / bmm;
+	if (sp->x1 >= h->blocks_x) {
+		sp->x1 = h->blocks_x - 1;
+	}
+	if (sp->y1 >= h->blocks_y) {
+		sp->y1 = h->blocks_y - 1;
+	}
+}
+
 void cairn__ws_add(struct wsection *w, struct cairn_shard *s)
 {
 	for (int i = 0; i < w->n; i++) {

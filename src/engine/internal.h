@@ -148,6 +148,12 @@ int cairn__grid_layout(struct cairn__engine *e);
 void cairn__grid_hunt_alloc(struct cairn__engine *e, struct hunt *h, uint32_t slot);
 void cairn__grid_hunt_free(struct cairn__engine *e, struct hunt *h);
 uint32_t cairn__grid_block_of(const struct hunt *h, int32_t x, int32_t y);
+/* The blocks (inclusive, clamped to the grid) that the square of side 2r around (x, y) touches. */
+struct cairn__block_span {
+	int64_t x0, y0, x1, y1;
+};
+void cairn__grid_span(const struct hunt *h, int64_t x, int64_t y, int64_t r,
+		      struct cairn__block_span *sp);
 static inline struct cairn_shard *shard_of(const struct hunt *h, uint32_t block)
 {
 	return &h->shards[block % h->nshards];

@@ -178,19 +178,12 @@ static int64_t clue_in_reach(struct cairn__engine *e, const struct hunt *h, uint
 {
 	int64_t r = h->radius_mm;
 	uint64_t r2 = (uint64_t)(r * r);
-	int64_t bmm = (int64_t)h->cell_mm * CAIRN_BLOCK_CELLS;
-	int64_t bx0 = (x - r) < 0 ? 0 : (x - r) / bmm, by0 = (y - r) < 0 ? 0 : (y - r) / bmm;
-	int64_t bx1 = (x + r) / bmm, by1 = (y + r) / bmm;
-	if (bx1 >= h->blocks_x) {
-		bx1 = h->blocks_x - 1;
-	}
-	if (by1 >= h->blocks_y) {
-		by1 = h->blocks_y - 1;
-	}
+	struct cairn__block_span sp;
+	cairn__grid_span(h, x, y, r, &sp);
 	int64_t best_open = -1, best_taken = -1;
 	uint64_t d_open = 0, d_taken = 0;
-	for (int64_t by = by0; by <= by1; by++) {
-		for (int64_t bx = bx0; bx <= bx1; bx++) {
+	for (int64_t by = sp.y0; by <= sp.y1; by++) {
+		for (int64_t bx = sp.x0; bx <= sp.x1; bx++) {
 			const struct cairn_block *b = &h->blocks[by * h->blocks_x + bx];
 			for (uint32_t s = b->first_clue; s; s = e->ents[s - 1].next) {
 				const struct cairn_entity *cl = &e->ents[s - 1];

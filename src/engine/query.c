@@ -205,19 +205,11 @@ int cairn__cmd_players_near(struct cairn__engine *e, const struct cairn_msg *c,
 		return cairn__eng_error(c, code, detail, out);
 	}
 	int64_t r = q.radius_mm;
-	int64_t bmm = (int64_t)h->cell_mm * CAIRN_BLOCK_CELLS;
-	int64_t bx0 = (q.x - r) < 0 ? 0 : (q.x - r) / bmm,
-		by0 = (q.y - r) < 0 ? 0 : (q.y - r) / bmm;
-	int64_t bx1 = (q.x + r) / bmm, by1 = (q.y + r) / bmm;
-	if (bx1 >= h->blocks_x) {
-		bx1 = h->blocks_x - 1;
-	}
-	if (by1 >= h->blocks_y) {
-		by1 = h->blocks_y - 1;
-	}
+	struct cairn__block_span sp;
 	uint32_t n = 0;
-	for (int64_t by = by0; by <= by1; by++) {
-		for (int64_t bx = bx0; bx <= bx1; bx++) {
+	cairn__grid_span(h, q.x, q.y, r, &sp);
+	for (int64_t by = sp.y0; by <= sp.y1; by++) {
+		for (int64_t bx = sp.x0; bx <= sp.x1; bx++) {
 			const struct cairn_block *b = &h->blocks[by * h->blocks_x + bx];
 			collect_block(e, b->first_player, q.x, q.y, (uint64_t)(r * r), true, &n);
 		}

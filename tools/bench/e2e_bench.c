@@ -564,10 +564,10 @@ static void build(struct e2e_run *run, enum kind k, uint64_t i, struct cairn_msg
 	switch (k) {
 	case K_HUNT:
 		/* No speed limit: see the settings line of the report. */
-		game_msg_hunt_create(m, 0, CAIRN_DEFAULT_CELL_MM);
+		cairn_msg_hunt_create(m, NULL);
 		break;
 	case K_JOIN:
-		game_msg_join(m, g->players[i].hunt_id, g->players[i].x, g->players[i].y);
+		cairn_msg_join(m, g->players[i].hunt_id, g->players[i].x, g->players[i].y);
 		break;
 	case K_MOVE:
 		game_next_move(g, m);

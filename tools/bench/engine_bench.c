@@ -261,7 +261,8 @@ static int world_new(struct world *w, const struct engine_opts *o, const struct 
 		return -ENOMEM;
 	}
 	for (uint32_t h = 0; h < w->g.nhunts; h++) {
-		game_msg_hunt_create(&cmd, SPEED_MM_S, CAIRN_DEFAULT_CELL_MM);
+		cairn_msg_hunt_create(&cmd,
+				      &(struct cairn_hunt_params){.speed_limit_mm_s = SPEED_MM_S});
 		if ((r = apply_setup(w, &cmd, &out, "HUNT_CREATE")) < 0) {
 			return r;
 		}
@@ -271,7 +272,7 @@ static int world_new(struct world *w, const struct engine_opts *o, const struct 
 	}
 	for (uint32_t i = 0; i < w->g.nplayers; i++) {
 		struct game_player *p = &w->g.players[i];
-		game_msg_join(&cmd, p->hunt_id, p->x, p->y);
+		cairn_msg_join(&cmd, p->hunt_id, p->x, p->y);
 		if ((r = apply_setup(w, &cmd, &out, "JOIN")) < 0) {
 			return r;
 		}
@@ -308,7 +309,7 @@ static int place_clues_on_moves(struct world *w)
 	for (uint32_t i = 0; i < w->g.nplayers; i++) {
 		struct cairn_move m;
 		memcpy(&m, w->cmds[i].payload, sizeof(m));
-		game_msg_clue_place(&cmd, m.hunt_id, m.x, m.y, 10);
+		cairn_msg_clue_place(&cmd, m.hunt_id, m.x, m.y, 10);
 		int r = apply_setup(w, &cmd, &out, "CLUE_PLACE");
 		if (r < 0) {
 			return r;
@@ -326,7 +327,7 @@ static int remove_clues(struct world *w)
 	for (uint32_t i = 0; i < w->g.nplayers; i++) {
 		struct cairn_move m;
 		memcpy(&m, w->cmds[i].payload, sizeof(m));
-		game_msg_clue_remove(&cmd, m.hunt_id, w->clue_ids[i]);
+		cairn_msg_clue_remove(&cmd, m.hunt_id, w->clue_ids[i]);
 		int r = apply_setup(w, &cmd, &out, "CLUE_REMOVE");
 		if (r < 0) {
 			return r;
@@ -923,7 +924,7 @@ int bench_engine_main(int argc, char **argv)
 				for (uint32_t q = 0; q < QUERY_CLUES; q++) {
 					int32_t x, y;
 					game_random_spot(&w.g, &x, &y);
-					game_msg_clue_place(&cmd, w.g.hunt_ids[h], x, y, 1);
+					cairn_msg_clue_place(&cmd, w.g.hunt_ids[h], x, y, 1);
 					if (apply_setup(&w, &cmd, &out, "CLUE_PLACE") < 0) {
 						goto out_world;
 					}

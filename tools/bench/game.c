@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cairn/cairn.h"
+
 /* xorshift64*: fast, and good enough to scatter players and steps. */
 static uint64_t next_rand(struct game *g)
 {
@@ -118,7 +120,7 @@ void game_move_of(struct game *g, uint32_t i, struct cairn_msg *m)
 {
 	int32_t x, y;
 	game_step(g, i, &x, &y);
-	game_msg_move(m, g->players[i].hunt_id, g->players[i].player_id, x, y);
+	cairn_msg_move(m, g->players[i].hunt_id, g->players[i].player_id, x, y);
 }
 
 void game_next_move(struct game *g, struct cairn_msg *m)
@@ -134,62 +136,6 @@ static void header(struct cairn_msg *m, uint16_t type, uint8_t length)
 	memset(m, 0, sizeof(*m));
 	m->hdr.type = type;
 	m->hdr.length = length;
-}
-
-void game_msg_hunt_create(struct cairn_msg *m, uint32_t speed_limit_mm_s, uint32_t cell_mm)
-{
-	struct cairn_hunt_create q;
-	memset(&q, 0, sizeof(q));
-	q.map_id = 0;
-	q.speed_limit_mm_s = speed_limit_mm_s;
-	q.cell_mm = cell_mm;
-	header(m, CAIRN_MSG_HUNT_CREATE, CAIRN_MSG_HUNT_CREATE_LEN_MIN);
-	memcpy(m->payload, &q, sizeof(q));
-}
-
-void game_msg_join(struct cairn_msg *m, uint32_t hunt_id, int32_t x, int32_t y)
-{
-	struct cairn_join q;
-	memset(&q, 0, sizeof(q));
-	q.hunt_id = hunt_id;
-	q.x = x;
-	q.y = y;
-	header(m, CAIRN_MSG_JOIN, CAIRN_MSG_JOIN_LEN_MIN);
-	memcpy(m->payload, &q, sizeof(q));
-}
-
-void game_msg_move(struct cairn_msg *m, uint32_t hunt_id, uint32_t player_id, int32_t x, int32_t y)
-{
-	struct cairn_move q;
-	memset(&q, 0, sizeof(q));
-	q.hunt_id = hunt_id;
-	q.player_id = player_id;
-	q.x = x;
-	q.y = y;
-	header(m, CAIRN_MSG_MOVE, CAIRN_MSG_MOVE_LEN_MIN);
-	memcpy(m->payload, &q, sizeof(q));
-}
-
-void game_msg_clue_place(struct cairn_msg *m, uint32_t hunt_id, int32_t x, int32_t y, int64_t value)
-{
-	struct cairn_clue_place q;
-	memset(&q, 0, sizeof(q));
-	q.hunt_id = hunt_id;
-	q.x = x;
-	q.y = y;
-	q.value = value;
-	header(m, CAIRN_MSG_CLUE_PLACE, CAIRN_MSG_CLUE_PLACE_LEN_MIN);
-	memcpy(m->payload, &q, sizeof(q));
-}
-
-void game_msg_clue_remove(struct cairn_msg *m, uint32_t hunt_id, uint32_t clue_id)
-{
-	struct cairn_clue_ref q;
-	memset(&q, 0, sizeof(q));
-	q.hunt_id = hunt_id;
-	q.clue_id = clue_id;
-	header(m, CAIRN_MSG_CLUE_REMOVE, CAIRN_MSG_CLUE_REMOVE_LEN_MIN);
-	memcpy(m->payload, &q, sizeof(q));
 }
 
 void game_msg_nearest(struct cairn_msg *m, uint32_t hunt_id, int32_t x, int32_t y, uint32_t k,

@@ -75,13 +75,10 @@ void game_move_of(struct game *g, uint32_t i, struct cairn_msg *m);
 /* Builds the MOVE of the next player in the visiting order into m, and advances. */
 void game_next_move(struct game *g, struct cairn_msg *m);
 
-/* Command builders: the header (request id 0) and the payload of protocol.h. */
-void game_msg_hunt_create(struct cairn_msg *m, uint32_t speed_limit_mm_s, uint32_t cell_mm);
-void game_msg_join(struct cairn_msg *m, uint32_t hunt_id, int32_t x, int32_t y);
-void game_msg_move(struct cairn_msg *m, uint32_t hunt_id, uint32_t player_id, int32_t x, int32_t y);
-void game_msg_clue_place(struct cairn_msg *m, uint32_t hunt_id, int32_t x, int32_t y,
-			 int64_t value);
-void game_msg_clue_remove(struct cairn_msg *m, uint32_t hunt_id, uint32_t clue_id);
+/*
+ * Builders of the commands libcairn has none for (cairn_msg_move and the others come
+ * from cairn.h): the header (request id 0) and the payload of protocol.h.
+ */
 void game_msg_nearest(struct cairn_msg *m, uint32_t hunt_id, int32_t x, int32_t y, uint32_t k,
 		      uint32_t out_offset, uint32_t out_capacity);
 void game_msg_ping(struct cairn_msg *m);

@@ -95,7 +95,7 @@ static void probe_move(struct sim *s, unsigned i, int32_t nx)
 	struct sentry *t = &s->sentries[i];
 	struct demo_stats *st = s->stats;
 	struct cairn_msg m, res;
-	make_move(&m, t->hunt_id, t->player_id, nx, t->y);
+	cairn_msg_move(&m, t->hunt_id, t->player_id, nx, t->y);
 	memset(&res, 0, sizeof(res));
 	uint64_t t0 = cairn__now_ns();
 	int r = cairn_call(s->probe, &m, &res, CALL_TIMEOUT_NS);

@@ -114,18 +114,6 @@ static int outq_push(struct sim *s, const struct cairn_msg *m)
 
 /* ---- commands ---- */
 
-void make_move(struct cairn_msg *m, uint32_t hunt_id, uint32_t player_id, int32_t x, int32_t y)
-{
-	struct cairn_move q;
-	memset(&q, 0, sizeof(q));
-	q.hunt_id = hunt_id;
-	q.player_id = player_id;
-	q.x = x;
-	q.y = y;
-	cairn_msg_init(m, CAIRN_MSG_MOVE, CAIRN_MSG_MOVE_LEN_MIN);
-	memcpy(m->payload, &q, sizeof(q));
-}
-
 int place_clue(struct sim *s, uint32_t hunt, uint32_t j)
 {
 	struct clue_slot *c = &hunt_slots(s, hunt)[j];
@@ -545,7 +533,7 @@ static unsigned build_batch(struct sim *s, uint64_t now, struct cairn_msg *cmds,
 		if (!plan_move(s, p, now, &x, &y)) {
 			continue;
 		}
-		make_move(&cmds[n], hunt_id, p->id, x, y);
+		cairn_msg_move(&cmds[n], hunt_id, p->id, x, y);
 		cmds[n++].hdr.request_id = rid(RQ_MOVE, (uint32_t)i);
 		p->to_x = x;
 		p->to_y = y;

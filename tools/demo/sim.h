@@ -167,7 +167,6 @@ static inline struct clue_slot *hunt_slots(struct sim *s, uint32_t hunt)
 uint32_t random_spot(struct sim *s, int32_t *x, int32_t *y);
 
 /* A MOVE command. */
-void make_move(struct cairn_msg *m, uint32_t hunt_id, uint32_t player_id, int32_t x, int32_t y);
 
 /*
  * Readies slot j of a hunt for a new clue at a random spot (not in the hunt's sentry
