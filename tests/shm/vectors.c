@@ -846,6 +846,15 @@ static void check_c_struct(const struct doc *d)
 		XI("status", w.status);
 		XU("lane_id", w.lane_id);
 		XU("client_id", w.client_id);
+		XU("session_id", w.session_id);
+		XU("dedup_window", w.dedup_window);
+		XU("resumed", w.resumed);
+		XU("durable_lsn", w.durable_lsn);
+	} else if (strcmp(s, "hello_session") == 0) {
+		struct cairn_hello_session h;
+		memcpy(&h, d->bin, sizeof(h));
+		XU("session_id", h.session_id);
+		XU("resubmitting", h.resubmitting);
 	} else if (strcmp(s, "ping") == 0) {
 		struct cairn_ping p;
 		memcpy(&p, d->bin, sizeof(p));
@@ -1160,6 +1169,35 @@ static void check_c_struct(const struct doc *d)
 		XU("applied", p.applied);
 		XU("hunts", p.hunts);
 		XU("entities", p.entities);
+	} else if (strcmp(s, "snapshot_reply") == 0) {
+		struct cairn_snapshot_reply p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("lsn", p.lsn);
+		XU("state_hash", p.state_hash);
+		XU("bytes", p.bytes);
+		XU("duration_ns", p.duration_ns);
+	} else if (strcmp(s, "rollback") == 0) {
+		struct cairn_rollback p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("hunt_id", p.hunt_id);
+		XU("lsn", p.lsn);
+	} else if (strcmp(s, "rollback_reply") == 0) {
+		struct cairn_rollback_reply p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("hunt_id", p.hunt_id);
+		XU("players", p.players);
+		XU("target_lsn", p.target_lsn);
+		XU("lsn", p.lsn);
+		XU("clues", p.clues);
+	} else if (strcmp(s, "wal_status") == 0) {
+		struct cairn_wal_status p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("appended_lsn", p.appended_lsn);
+		XU("durable_lsn", p.durable_lsn);
+		XU("snapshot_lsn", p.snapshot_lsn);
+		XI("error", p.error);
+		XU("backend", p.backend);
+		XU("durability", p.durability);
 	} else {
 		vfail("%s: no C struct cross-check for struct %s: add one to vectors.c", d->path,
 		      s);

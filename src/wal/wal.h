@@ -1,0 +1,205 @@
+/*
+ * The write-ahead log: the writer (group commit through one of two backends) and the
+ * reader (recovery, replay, verification). See format.h for the bytes.
+ *
+ * Writer. One thread (the daemon's apply thread) appends records into an open batch
+ * buffer in memory and kicks; at most one batch write is in flight at a time, and a
+ * batch is durable once its write and an fdatasync covering it have completed. While a
+ * write is in flight new records gather in the other buffer, so the batch size grows
+ * with the load (group commit). Two backends write identical bytes:
+ *   - io_uring: a WRITE linked to an FSYNC(DATASYNC) on one ring, reaped by the
+ *     appending thread without a syscall (short writes and -ECANCELED resubmit the
+ *     remainder and the sync);
+ *   - sync: a writer thread doing pwrite + fdatasync.
+ * CAIRN__WAL_AUTO probes io_uring (setup, opcode probe for WRITE and FSYNC, one scratch
+ * write + fsync in the log directory) and falls back to sync on any failure; the reason
+ * is kept for the daemon to log. The environment variable CAIRN_WAL_NO_URING=1 makes
+ * the probe fail (for tests and for machines where io_uring misbehaves).
+ *
+ * Segments: when a batch does not fit the rest of the current segment, the writer moves
+ * to the next one before writing it. The next segment is prepared ahead by a helper
+ * thread (create as .tmp, fallocate, write its header, fdatasync, rename, fsync the
+ * directory), so that rotation normally costs the appending thread nothing.
+ *
+ * Faults: a failed write, sync, fallocate or rename (EIO, ENOSPC, ...) makes the log
+ * fail for good: the error is sticky, nothing after it is ever reported durable, and
+ * the writer never retries a failed fdatasync (its dirty pages may be gone).
+ */
+#ifndef CAIRN_WAL_WAL_H
+#define CAIRN_WAL_WAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "wal/format.h"
+
+enum cairn__wal_backend {
+	CAIRN__WAL_AUTO = 0,
+	CAIRN__WAL_URING = 1,
+	CAIRN__WAL_SYNC = 2,
+};
+
+struct cairn__wal_config {
+	const char *dir;                 /* the log directory; must exist */
+	enum cairn__wal_backend backend; /* AUTO, URING (fail if unusable) or SYNC */
+	uint64_t segment_size;           /* bytes per segment, >= 1 MiB; 0 = 64 MiB */
+	uint32_t batch_bytes;            /* bytes per batch buffer, >= 64 KiB; 0 = 1 MiB */
+};
+
+/*
+ * Where the log continues: what recovery found (see cairn__wal_scan). A new log has
+ * next_lsn 1, prev_sum 0, next_seq 1.
+ */
+struct cairn__wal_resume {
+	uint64_t next_lsn; /* LSN of the next record */
+	uint64_t prev_sum; /* header_sum of the last record, 0 if none */
+	uint64_t next_seq; /* sequence number for the next segment file */
+};
+
+/* What a writer has done, for metrics and benchmarks (monotonic). */
+struct cairn__wal_stats {
+	uint64_t records, bytes, batches, segments;
+	uint64_t sync_ns_total; /* time from submit to durable, summed over batches */
+	uint64_t sync_ns_max;
+	uint64_t rotations_waited; /* rotations that found no segment ready */
+};
+
+struct cairn__wal;
+
+/*
+ * Opens the log for appending after resume. Writing always starts in a new segment
+ * (next_seq). On failure returns -errno and writes a sentence into why (whylen bytes).
+ */
+int cairn__wal_open(const struct cairn__wal_config *cfg, const struct cairn__wal_resume *resume,
+		    struct cairn__wal **out, char *why, size_t whylen);
+
+/* "io_uring" or "sync", and why that one was chosen (a sentence). */
+const char *cairn__wal_backend_name(const struct cairn__wal *w);
+const char *cairn__wal_backend_reason(const struct cairn__wal *w);
+
+/*
+ * Appends one record whose body is the concatenation of iov[0..n) to the open batch.
+ * Returns its LSN (> 0); -ENOBUFS when the open batch has no room for it (kick, wait
+ * for the write in flight with cairn__wal_wait, and append again); -E2BIG when the
+ * record can never fit a batch or a segment; or the log's sticky error.
+ * Appending never blocks and makes no syscall.
+ */
+int64_t cairn__wal_append(struct cairn__wal *w, uint16_t kind, const struct iovec *iov, unsigned n);
+
+/* LSN of the last record appended (0 if none yet). */
+uint64_t cairn__wal_appended(const struct cairn__wal *w);
+
+/*
+ * Submits the open batch if it holds records and no write is in flight. Never blocks
+ * for the disk. Returns 0 or the sticky error.
+ */
+int cairn__wal_kick(struct cairn__wal *w);
+
+/*
+ * Reaps finished writes without blocking and returns the durable LSN: every record up
+ * to it is on disk. After a fault it stops advancing (see cairn__wal_error).
+ */
+uint64_t cairn__wal_poll(struct cairn__wal *w);
+
+/* True while a batch write is in flight. */
+bool cairn__wal_busy(const struct cairn__wal *w);
+
+/*
+ * Waits until the durable LSN reaches lsn, the log fails, or timeout_ns passes (-1:
+ * no limit); kicks the open batch as needed. Returns 0, -ETIMEDOUT or the sticky error.
+ */
+int cairn__wal_wait(struct cairn__wal *w, uint64_t lsn, int64_t timeout_ns);
+
+/*
+ * 0, or the -errno that made the log fail; *what (may be NULL) gets a sentence naming
+ * the operation and the file ("fdatasync of wal-0000000000000003.seg: Input/output
+ * error").
+ */
+int cairn__wal_error(const struct cairn__wal *w, const char **what);
+
+void cairn__wal_stats(const struct cairn__wal *w, struct cairn__wal_stats *out);
+
+/*
+ * Writes out what is appended, waits for it, stops the helper threads and frees w.
+ * Returns 0 or the sticky error. Accepts NULL.
+ */
+int cairn__wal_close(struct cairn__wal *w);
+
+/* ---- Reading ---- */
+
+/* One verified record, as the reader hands it out. body points into the reader's buffer. */
+struct cairn__wal_record {
+	uint64_t lsn;
+	uint16_t kind;
+	uint32_t length;
+	const uint8_t *body;
+	uint64_t header_sum;
+	uint64_t seq;    /* segment it came from */
+	uint64_t offset; /* of its header in that segment */
+};
+
+/* How a scan ended. */
+enum cairn__wal_end {
+	CAIRN__WAL_END_CLEAN = 0, /* the last record was followed by nothing (zeros) */
+	CAIRN__WAL_END_TORN,      /* a torn last batch: cut at end.seq/end.offset */
+	CAIRN__WAL_END_DAMAGED,   /* damage followed by later records, or a broken chain */
+};
+
+struct cairn__wal_damage {
+	enum cairn__wal_end end;
+	char file[64];    /* segment file name where the log stops */
+	uint64_t seq;     /* its sequence number */
+	uint64_t offset;  /* byte offset of the first record that does not verify */
+	uint64_t lsn;     /* the LSN expected there */
+	char reason[160]; /* "body checksum mismatch", "LSN 42 where 41 was expected", ... */
+};
+
+struct cairn__wal_reader;
+
+/*
+ * Opens the log in dir for reading records with LSN >= from_lsn (1: all). The segment
+ * files are only read, never changed. Returns 0, -ENOENT when dir holds no segments,
+ * or -errno with why filled in.
+ */
+int cairn__wal_reader_open(const char *dir, uint64_t from_lsn, struct cairn__wal_reader **out,
+			   char *why, size_t whylen);
+
+/*
+ * The next record. Returns 1 with *rec filled, 0 at the end of the log (then
+ * cairn__wal_reader_end tells how it ended), or -errno on an I/O error. Records before
+ * from_lsn are verified (the chain needs them) but not returned. rec->body is valid
+ * until the next call.
+ */
+int cairn__wal_reader_next(struct cairn__wal_reader *r, struct cairn__wal_record *rec);
+
+/* After next() returned 0: how the log ended and where. */
+void cairn__wal_reader_end(const struct cairn__wal_reader *r, struct cairn__wal_damage *out);
+
+/*
+ * After next() returned 0: where a writer continues (next LSN, chain, next segment
+ * sequence number), counting the records up to the end (torn tail excluded).
+ */
+void cairn__wal_reader_resume(const struct cairn__wal_reader *r, struct cairn__wal_resume *out);
+
+/* Bytes of segment data read so far and in total (for progress bars). */
+void cairn__wal_reader_progress(const struct cairn__wal_reader *r, uint64_t *done, uint64_t *total);
+
+void cairn__wal_reader_close(struct cairn__wal_reader *r);
+
+/*
+ * Cuts the log at the end found by a scan (a torn tail, or, when the operator said
+ * --recover=truncate-at-damage, the damage): truncates that segment at the offset,
+ * renames every later segment to *.discarded, and fsyncs the files and the directory.
+ * Logs nothing; the caller says what it did. Returns 0 or -errno.
+ */
+int cairn__wal_cut(const char *dir, const struct cairn__wal_damage *at);
+
+/*
+ * Deletes the segments whose records all have LSN < lsn (those before the oldest
+ * snapshot kept). Returns how many were deleted, or -errno.
+ */
+int cairn__wal_prune(const char *dir, uint64_t lsn);
+
+#endif
