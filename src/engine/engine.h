@@ -126,6 +126,33 @@ int cairn__engine_save(const struct cairn__engine *e, uint8_t **buf, size_t *len
  */
 int cairn__engine_restore(struct cairn__engine *e, const uint8_t *buf, size_t len);
 
+/*
+ * Rollback support: one hunt's state as bytes, and putting a hunt back into a state it
+ * had earlier.
+ *
+ * cairn__engine_hunt_save serializes hunt_id (its record, players and clues, with their
+ * ids, positions, scores, claims, stamps and order numbers) into a new buffer the caller
+ * frees with free(). Returns 0, -CAIRN_E_UNKNOWN_HUNT or -ENOMEM.
+ *
+ * cairn__engine_hunt_replace makes the live hunt hunt_id equal to img, an image of that
+ * same hunt (same id, same generation) saved earlier, possibly by another engine that
+ * replayed the log to an earlier LSN. Players and clues the hunt has now but the image
+ * lacks are removed; those of the image come back with their ids. The image is
+ * untrusted. Every check runs before any change; on error nothing changed:
+ * -CAIRN_E_UNKNOWN_HUNT (the hunt is not alive, or the image is of another hunt),
+ * -CAIRN_E_BAD_SNAPSHOT (malformed image, or another map), -CAIRN_E_ROLLBACK_CONFLICT
+ * (an id of the image now belongs to another hunt's entity), -CAIRN_E_TOO_MANY_ENTITIES,
+ * -ENOMEM. On success publishes one HUNT_ROLLED_BACK event with value event_value,
+ * counts as one state change (cairn__engine_applied advances), and stores the hunt's
+ * players and clues in *players and *clues (either may be NULL). The result is
+ * deterministic: the same engine state and image give the same state hash everywhere.
+ */
+int cairn__engine_hunt_save(const struct cairn__engine *e, uint32_t hunt_id, uint8_t **buf,
+			    size_t *len);
+int cairn__engine_hunt_replace(struct cairn__engine *e, uint32_t hunt_id, const uint8_t *img,
+			       size_t len, uint64_t event_value, uint32_t *players,
+			       uint32_t *clues);
+
 /* The engine's counters (shared memory when the daemon gave them). */
 struct cairn_engine_counters *cairn__engine_counters(struct cairn__engine *e);
 
