@@ -10,6 +10,25 @@
  * failure: -errno for system errors, -CAIRN_E_* (see protocol.h) for protocol errors.
  * cairn_strerror() names every code. Unless said otherwise, every function is safe to
  * call from many threads at once on the same cairn_client; cairn_close() is not.
+ *
+ * Daemon restarts. Each connection belongs to a session, a random id drawn by
+ * cairn_open and kept for the connection's life. When the daemon goes away (it closes
+ * the connection's socket: killed, crashed, stopped), the call that notices reattaches
+ * to the same socket path with the same session, for up to reconnect_ms (struct
+ * cairn_open_options), and resubmits, in their original order and with their original
+ * request ids, the commands the old daemon had not answered. Results the old daemon had
+ * published are still delivered. A daemon with a data directory answers a resubmitted
+ * state-changing command it had already applied with the original result instead of
+ * applying it again (exactly once; cairn_daemon_info's dedup_window says whether it
+ * does); reads are run again. So every command pushed gets exactly one result, across
+ * any number of restarts, and cairn_call and cairn_wait callers blocked meanwhile get
+ * theirs on the new lane without noticing. For this, request ids of cairn_submit
+ * commands must be unique on the connection (the ids libcairn assigns are).
+ * While the reattach is under way, the calls that can wait (cairn_call, cairn_wait,
+ * cairn_check, cairn_events_wait, the game calls) wait for it within their timeouts,
+ * and the others (cairn_submit, cairn_poll) return -EAGAIN. If no daemon takes the
+ * session back in time, every call returns -CAIRN_E_DISCONNECTED from then on. A lane
+ * the daemon dropped for corruption (-CAIRN_E_LANE_DROPPED) is never reattached.
  */
 #ifndef CAIRN_CAIRN_H
 #define CAIRN_CAIRN_H
@@ -38,6 +57,9 @@ typedef struct cairn_client cairn_client;
 /* A timeout that never expires. */
 #define CAIRN_FOREVER (-1)
 
+/* cairn_open_options.reconnect_ms: never reattach after the daemon goes away. */
+#define CAIRN_RECONNECT_NEVER (-1)
+
 /* Options for cairn_open. Zero-initialise and set what you need; NULL means defaults. */
 struct cairn_open_options {
 	uint32_t cmd_capacity; /* command ring slots, a power of two; 0 = 1024 */
@@ -45,6 +67,13 @@ struct cairn_open_options {
 	uint32_t blob_size;    /* blob arena bytes; 0 = 1 MiB */
 	uint32_t spin_us;      /* busy-poll this long before yielding when waiting; 0 = 50 */
 	const char *name;      /* shown to operators; NULL = the program's name. Copied. */
+	/*
+	 * How long to keep trying to reattach, from when the daemon is found gone, before
+	 * calls give up with -CAIRN_E_DISCONNECTED; 0 = 10000. CAIRN_RECONNECT_NEVER (or
+	 * any negative value): never reattach; calls return -CAIRN_E_DISCONNECTED as soon
+	 * as the daemon is found gone.
+	 */
+	int32_t reconnect_ms;
 };
 
 /* A copy of what the daemon publishes about itself. */
@@ -61,6 +90,13 @@ struct cairn_daemon_info {
 	struct cairn_daemon_counters counters;
 	/* Commands by type, rejections by reason, moves, claims, events (zero if absent). */
 	struct cairn_engine_counters engine;
+	uint64_t session_id;   /* this connection's session: the same across reattaches */
+	uint32_t dedup_window; /* results per session the daemon keeps for resubmissions (0:
+				  no data directory, no exactly-once) */
+	uint32_t resumed;      /* 1 when the daemon already knew the session at this attach */
+	uint64_t durable_lsn;  /* the daemon's durable LSN when this lane was made */
+	uint64_t reconnects;   /* reattaches after the daemon went away, so far */
+	uint64_t resubmitted;  /* commands resubmitted by those reattaches, so far */
 };
 
 /*
@@ -72,17 +108,22 @@ CAIRN_API int cairn_default_socket_path(char *buf, size_t len);
 
 /*
  * Attaches to the daemon listening at socket_path (NULL: the default path) and stores
- * a new connection in *out. opts may be NULL.
+ * a new connection in *out, with a new session (a random non-zero id, from getrandom).
+ * opts may be NULL. The path is remembered for reattaching.
  * Returns 0, or -ENOENT/-ECONNREFUSED (no daemon there), -CAIRN_E_DENIED (this uid/gid
  * is not allowed), -CAIRN_E_VERSION, -CAIRN_E_TOO_MANY_CLIENTS, -CAIRN_E_LAYOUT,
  * -CAIRN_E_BAD_MAGIC, -CAIRN_E_HANDSHAKE, -ETIMEDOUT (the daemon did not answer in 5 s),
- * -ENOMEM. The caller owns *out and frees it with cairn_close.
+ * -ENAMETOOLONG, -ENOMEM. The caller owns *out and frees it with cairn_close.
  */
 CAIRN_API int cairn_open(const char *socket_path, const struct cairn_open_options *opts,
 			 cairn_client **out);
 
 /*
  * Detaches and frees c; the daemon reclaims the lane. Results not yet taken are lost.
+ * Also unmaps what earlier daemons left: after a restart the old lane stays mapped
+ * until here, so that no thread can touch freed memory (a lane is small), and so does
+ * the old state segment until the next restart, when it is replaced by zero pages
+ * (which lets the dead daemon's memory go).
  * NULL is accepted. Not thread-safe: no other call on c may be running or follow.
  */
 CAIRN_API void cairn_close(cairn_client *c);
@@ -97,9 +138,12 @@ CAIRN_API int cairn_msg_init(struct cairn_msg *m, uint16_t type, uint8_t length)
  * Pushes one command without waiting. If cmd->hdr.request_id is 0 a fresh id is
  * assigned and written back into cmd. Its result is taken later with cairn_poll or
  * cairn_wait. Returns 0, -EAGAIN (command ring full: the daemon applies a command only
- * when its result has room, so take results with cairn_poll, then retry), -EINVAL (request id
- * with CAIRN_CALL_ID_BIT set, or a length above CAIRN_PAYLOAD_SIZE),
- * -CAIRN_E_DISCONNECTED or -CAIRN_E_LANE_DROPPED.
+ * when its result has room, so take results with cairn_poll, then retry; also while the
+ * connection reattaches after a daemon restart), -EINVAL (request id with
+ * CAIRN_CALL_ID_BIT set, or a length above CAIRN_PAYLOAD_SIZE), -CAIRN_E_DISCONNECTED
+ * or -CAIRN_E_LANE_DROPPED. A full ring may be a daemon that went away: the call then
+ * starts the reattach (see the top of this file), which may take it one attempt to
+ * attach and resubmit.
  */
 CAIRN_API int cairn_submit(cairn_client *c, struct cairn_msg *cmd);
 
@@ -113,7 +157,9 @@ CAIRN_API int cairn_submit_batch(cairn_client *c, struct cairn_msg *cmds, unsign
 /*
  * Takes one result of a cairn_submit command, if one is ready, into *res.
  * Returns 0, -EAGAIN (none ready), -CAIRN_E_DISCONNECTED or -CAIRN_E_LANE_DROPPED.
- * Results of cairn_call commands are never returned here.
+ * Results of cairn_call commands are never returned here. Every 1024th poll that finds
+ * nothing looks at the socket (one syscall), so that a caller that only polls notices a
+ * daemon that went away, and then makes the reattach's attempts as cairn_submit does.
  */
 CAIRN_API int cairn_poll(cairn_client *c, struct cairn_msg *res);
 
@@ -122,14 +168,17 @@ CAIRN_API int cairn_poll_batch(cairn_client *c, struct cairn_msg *res, unsigned 
 
 /*
  * Waits up to timeout_ns (CAIRN_FOREVER: no limit) for one result of a cairn_submit
- * command: spins briefly, then yields, then sleeps on the result ring's doorbell.
- * Returns 0, -ETIMEDOUT, -CAIRN_E_DISCONNECTED or -CAIRN_E_LANE_DROPPED.
+ * command: spins briefly, then yields, then sleeps on the result ring's doorbell,
+ * looking at the socket every 50 ms; across a daemon restart it waits for (or does)
+ * the reattach. Returns 0, -ETIMEDOUT, -CAIRN_E_DISCONNECTED or -CAIRN_E_LANE_DROPPED.
  */
 CAIRN_API int cairn_wait(cairn_client *c, struct cairn_msg *res, int64_t timeout_ns);
 
 /*
  * Sends cmd and waits up to timeout_ns for its own result, whatever other threads do
- * on the same connection. Assigns cmd->hdr.request_id (with CAIRN_CALL_ID_BIT).
+ * on the same connection, and across daemon restarts (the command is resubmitted if
+ * the daemon went away before answering it). Assigns cmd->hdr.request_id (with
+ * CAIRN_CALL_ID_BIT).
  * Returns 0 with *res the result; -code with *res the ERROR result when the daemon
  * answered with an error; or -ETIMEDOUT, -CAIRN_E_DISCONNECTED, -CAIRN_E_LANE_DROPPED,
  * -EINVAL. After a timeout the late result is discarded when it arrives.
@@ -142,16 +191,26 @@ CAIRN_API int cairn_ping(cairn_client *c, int64_t timeout_ns);
 
 /*
  * The lane's blob arena: *size bytes shared with the daemon, for payloads larger than
- * a slot. The memory lives until cairn_close.
+ * a slot. The memory lives until cairn_close. After a daemon restart the new lane has a
+ * new arena, which starts as a copy of the old one (taken once the old daemon was
+ * gone, before anything was resubmitted); from then on the old one is no longer the
+ * daemon's. Call this again after a restart (cairn_daemon_info's reconnects changes),
+ * and rewrite what you wrote into the arena while the daemon was away.
  */
 CAIRN_API void *cairn_blob(cairn_client *c, size_t *size);
 
-/* Copies what the daemon publishes about itself into *info. Returns 0. */
+/*
+ * Copies what the daemon publishes about itself into *info, from the current lane (the
+ * daemon that last took the session). Returns 0.
+ */
 CAIRN_API int cairn_daemon_info(cairn_client *c, struct cairn_daemon_info *info);
 
 /*
  * Returns 0 when the daemon still holds this connection, -CAIRN_E_DISCONNECTED or
- * -CAIRN_E_LANE_DROPPED otherwise. Makes one non-blocking syscall.
+ * -CAIRN_E_LANE_DROPPED otherwise. Makes one non-blocking syscall when all is well.
+ * When the daemon has gone away and reattaching is on, first reattaches (or waits for
+ * the thread doing it), which may take up to reconnect_ms, and returns 0 once the
+ * session is attached again.
  */
 CAIRN_API int cairn_check(cairn_client *c);
 
@@ -297,6 +356,9 @@ CAIRN_API int cairn_state_hash(cairn_client *c, struct cairn_state_hash_reply *o
  * the daemon's grid region is malformed. Against a daemon without a grid there is no
  * map and no hunt. What they return may be a moment older than the result of a command
  * sent before the call, never torn. They never write to shared memory. Thread-safe.
+ * They read the state segment of the daemon that holds the session now; they make no
+ * syscall, so after a daemon restart they read the dead daemon's last state until
+ * another call (cairn_check, for one) has noticed the restart and reattached.
  */
 
 /* A loaded map, copied into *out. Returns 0, -CAIRN_E_UNKNOWN_MAP or -EINVAL (out NULL). */
@@ -343,17 +405,26 @@ CAIRN_API int cairn_read_rect(cairn_client *c, uint32_t hunt_id, int32_t x0, int
  * broadcast ring in the state segment. Each reader keeps its own cursor and reads at
  * its own pace; one that falls more than the ring's capacity behind skips to the oldest
  * event still there and is told how many it missed.
+ *
+ * The ring belongs to one run of the daemon. A cursor opened before a daemon restart
+ * cannot say what it missed in between, so once the connection has reattached, the
+ * calls below return -CAIRN_E_DISCONNECTED for it: the daemon restarted; reopen the
+ * feed with cairn_events_open (and re-read what you need, e.g. with the grid reads).
+ * A cursor only finds out once the connection has noticed the restart: at once in
+ * cairn_events_wait (which looks at the socket), at the next call that does otherwise.
  */
 struct cairn_events {
-	uint64_t next;   /* number of the next event to read */
-	uint64_t missed; /* events overwritten before this reader got to them, so far */
+	uint64_t next;       /* number of the next event to read */
+	uint64_t missed;     /* events overwritten before this reader got to them, so far */
+	uint64_t generation; /* which attachment's ring: 0 for cairn_open's, +1 per reattach */
 };
 
 /*
  * Starts a cursor at the newest event: it will read only what is published next.
  * Returns 0, or -EINVAL (ev NULL), -ENOTSUP (the daemon publishes no events),
  * -CAIRN_E_LAYOUT (its event ring is malformed). ev is the caller's; it may be copied,
- * and it stays valid across calls (a cursor is only two numbers).
+ * and it stays valid across calls (a cursor is only three numbers) until the daemon
+ * restarts.
  */
 CAIRN_API int cairn_events_open(cairn_client *c, struct cairn_events *ev);
 
@@ -361,8 +432,9 @@ CAIRN_API int cairn_events_open(cairn_client *c, struct cairn_events *ev);
  * Copies up to n events into out, oldest first, and returns how many (0: none new),
  * adding to ev->missed what was lost. Never blocks. A reader more than the ring's
  * capacity behind (cairnd --event-capacity) misses the oldest ones. Returns a count, or
- * -EINVAL (out NULL with n > 0) and the codes of cairn_events_open. One cursor must not
- * be used by two threads at once; separate cursors may.
+ * -EINVAL (out NULL with n > 0), -CAIRN_E_DISCONNECTED (the daemon restarted since ev
+ * was opened: reopen it) and the codes of cairn_events_open. One cursor must not be used
+ * by two threads at once; separate cursors may.
  */
 CAIRN_API int cairn_events_read(cairn_client *c, struct cairn_events *ev, struct cairn_event *out,
 				unsigned n);
@@ -376,8 +448,9 @@ CAIRN_API int cairn_events_read(cairn_client *c, struct cairn_events *ev, struct
  * Each sleep lasts at most 50 ms, after which the connection is checked and the sleep
  * renewed: a wake-up that is somehow lost costs at most 50 ms, and a dead daemon is
  * noticed within 50 ms. Returns 0 when an event is there, -ETIMEDOUT, -EINTR (a signal
- * arrived while asleep), -CAIRN_E_DISCONNECTED, -CAIRN_E_LANE_DROPPED, or the codes of
- * cairn_events_open. Does not read the event, and does not change ev.
+ * arrived while asleep), -CAIRN_E_DISCONNECTED (the daemon is gone for good, or it
+ * restarted and the connection reattached: reopen the cursor), -CAIRN_E_LANE_DROPPED,
+ * or the codes of cairn_events_open. Does not read the event, and does not change ev.
  */
 CAIRN_API int cairn_events_wait(cairn_client *c, const struct cairn_events *ev, int64_t timeout_ns);
 

@@ -10,6 +10,13 @@
  *  - submit results go to the poll queue, which cairn_poll and cairn_wait read first.
  * The hand-over then rings the result doorbell so that a sleeping owner wakes. The
  * common case, one thread popping its own result, takes no lock.
+ *
+ * Every call starts from the current lane (c->lane). When the daemon goes away, the
+ * call that notices it reattaches on a new lane and resubmits what the old one never
+ * answered (reconnect.c); the old lane stays mapped, its command ring sealed, so a
+ * thread that still holds it fails to push there, finds the new lane and goes on.
+ * What makes that safe for pushers is one extra step on the push: the command is
+ * copied into the lane's private shadow at its ring position before it is published.
  */
 #include <errno.h>
 #include <poll.h>
@@ -19,8 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cairn/cairn.h"
@@ -31,10 +40,12 @@
 #include "shm/ring.h"
 #include "shm/segment.h"
 
-#define DEFAULT_SPIN_NS	    (50 * 1000)
-#define YIELD_NS	    (200 * 1000)
-#define SLEEP_SLICE_NS	    (50 * 1000 * 1000) /* check the socket at least this often */
-#define HANDSHAKE_TIMEOUT_S 5
+#define DEFAULT_SPIN_NS      (50 * 1000)
+#define YIELD_NS             (200 * 1000)
+#define SLEEP_SLICE_NS       (50 * 1000 * 1000) /* check the socket at least this often */
+#define HANDSHAKE_TIMEOUT_S  5
+#define DEFAULT_RECONNECT_MS 10000
+#define QUIET_CHECK          1024 /* empty polls between looks at the socket */
 
 static int list_push(struct cairn__msg_list *l, const struct cairn_msg *m)
 {
@@ -59,27 +70,39 @@ static void list_remove(struct cairn__msg_list *l, size_t i)
 
 /* ---- attach ---- */
 
-static int send_hello(int sock, const struct cairn_open_options *o)
+/* Sends the hello and, right behind it, the session it opens or resumes. */
+static int send_hello(int sock, const cairn_client *c, uint32_t resubmitting)
 {
-	struct cairn_hello h;
-	memset(&h, 0, sizeof(h));
-	h.magic = CAIRN_HELLO_MAGIC;
-	h.version_major = CAIRN_PROTO_MAJOR;
-	h.version_minor = CAIRN_PROTO_MINOR;
-	h.client_pid = (uint32_t)getpid();
-	h.cmd_capacity = o->cmd_capacity;
-	h.res_capacity = o->res_capacity;
-	h.blob_size = o->blob_size;
-	const char *name = o->name ? o->name : program_invocation_short_name;
-	strncpy((char *)h.name, name ? name : "", sizeof(h.name) - 1);
-	ssize_t n;
-	do {
-		n = send(sock, &h, sizeof(h), MSG_NOSIGNAL);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		return -errno;
+	struct {
+		struct cairn_hello h;
+		struct cairn_hello_session s;
+	} m;
+	_Static_assert(sizeof(m) == sizeof(struct cairn_hello) + sizeof(struct cairn_hello_session),
+		       "the hello and its session travel back to back");
+	memset(&m, 0, sizeof(m));
+	m.h.magic = CAIRN_HELLO_MAGIC;
+	m.h.version_major = CAIRN_PROTO_MAJOR;
+	m.h.version_minor = CAIRN_PROTO_MINOR;
+	m.h.flags = CAIRN_HELLO_SESSION;
+	m.h.client_pid = (uint32_t)getpid();
+	m.h.cmd_capacity = c->opts.cmd_capacity;
+	m.h.res_capacity = c->opts.res_capacity;
+	m.h.blob_size = c->opts.blob_size;
+	memcpy(m.h.name, c->name, sizeof(m.h.name));
+	m.s.session_id = c->session_id;
+	m.s.resubmitting = resubmitting;
+	size_t done = 0;
+	while (done < sizeof(m)) {
+		ssize_t n = send(sock, (const char *)&m + done, sizeof(m) - done, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n < 0) {
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		}
+		done += (size_t)n;
 	}
-	return n == (ssize_t)sizeof(h) ? 0 : -CAIRN_E_HANDSHAKE;
+	return 0;
 }
 
 /* Receives the welcome and, when it says yes, the state and lane descriptors. */
@@ -155,51 +178,161 @@ static int map_whole(int fd, bool writable, void **base, uint64_t *size)
 	if (*size == 0 || *size > (UINT64_C(1) << 40)) {
 		return -CAIRN_E_LAYOUT;
 	}
-	return cairn__map(fd, *size, writable, base);
+	r = cairn__map(fd, *size, writable, base);
+	if (r < 0) {
+		*base = NULL;
+	}
+	return r;
 }
 
-static int map_segments(cairn_client *c, int state_fd, int lane_fd)
+static int map_segments(struct cairn__lane *l, int state_fd, int lane_fd)
 {
-	struct cairn__lane_layout l;
-	int r = map_whole(state_fd, false, &c->state, &c->state_size);
+	struct cairn__lane_layout lay;
+	int r = map_whole(state_fd, false, &l->state, &l->state_size);
 	if (r < 0) {
 		return r;
 	}
-	r = cairn__state_validate(c->state, c->state_size);
+	r = cairn__state_validate(l->state, l->state_size);
 	if (r < 0) {
 		return r;
 	}
-	r = map_whole(lane_fd, true, &c->lane, &c->lane_size);
+	r = map_whole(lane_fd, true, &l->base, &l->size);
 	if (r < 0) {
 		return r;
 	}
-	r = cairn__lane_validate(c->lane, c->lane_size, &l);
+	r = cairn__lane_validate(l->base, l->size, &lay);
 	if (r < 0) {
 		return r;
 	}
-	cairn__ring_attach(&c->cmd, (char *)c->lane + l.cmd_offset, l.cmd_capacity);
-	cairn__ring_attach(&c->res, (char *)c->lane + l.res_offset, l.res_capacity);
-	c->blob = (uint8_t *)c->lane + l.blob_offset;
-	c->blob_size = l.blob_size;
+	cairn__ring_attach(&l->cmd, (char *)l->base + lay.cmd_offset, lay.cmd_capacity);
+	cairn__ring_attach(&l->res, (char *)l->base + lay.res_offset, lay.res_capacity);
+	l->blob = (uint8_t *)l->base + lay.blob_offset;
+	l->blob_size = lay.blob_size;
+
+	/* As many shadow entries as the lane can have commands unanswered, rounded up. */
+	uint64_t n = (uint64_t)lay.cmd_capacity + lay.res_capacity, s = 1;
+	while (s < n) {
+		s <<= 1;
+	}
+	l->shadow = aligned_alloc(64, (size_t)s * sizeof(struct cairn_slot));
+	if (!l->shadow) {
+		return -ENOMEM;
+	}
+	/* seq 0 never equals a position + 1: no entry looks written before it is. */
+	memset(l->shadow, 0, (size_t)s * sizeof(struct cairn_slot));
+	l->shadow_mask = s - 1;
 	return 0;
+}
+
+void cairn__lane_free(struct cairn__lane *l)
+{
+	if (!l) {
+		return;
+	}
+	if (l->sock >= 0) {
+		close(l->sock);
+	}
+	if (l->state) {
+		munmap(l->state, (size_t)l->state_size);
+	}
+	if (l->base) {
+		munmap(l->base, (size_t)l->size);
+	}
+	free(l->shadow);
+	free(l);
+}
+
+int cairn__lane_attach(cairn_client *c, uint32_t resubmitting, uint64_t timeout_ns,
+		       struct cairn__lane **out)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fds[2] = {-1, -1};
+	int r;
+
+	_Static_assert(sizeof(c->path) <= sizeof(sa.sun_path), "the path fits a sockaddr_un");
+	memcpy(sa.sun_path, c->path, sizeof(c->path));
+	struct cairn__lane *l = calloc(1, sizeof(*l));
+	if (!l) {
+		return -ENOMEM;
+	}
+	l->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l->sock < 0) {
+		r = -errno;
+		goto fail;
+	}
+	struct timeval tv = {.tv_sec = (time_t)(timeout_ns / 1000000000u),
+			     .tv_usec = (suseconds_t)(timeout_ns % 1000000000u / 1000u)};
+	if (tv.tv_sec == 0 && tv.tv_usec == 0) {
+		tv.tv_usec = 1000; /* 0 would mean no timeout at all */
+	}
+	setsockopt(l->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(l->sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(l->sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = send_hello(l->sock, c, resubmitting);
+	if (r < 0) {
+		goto fail;
+	}
+	struct cairn_welcome w;
+	r = recv_welcome(l->sock, &w, fds);
+	if (r < 0) {
+		goto fail;
+	}
+	if (w.session_id != c->session_id) {
+		/* A daemon that did not take our session cannot keep its promises about it. */
+		close(fds[0]);
+		close(fds[1]);
+		r = -CAIRN_E_HANDSHAKE;
+		goto fail;
+	}
+	l->lane_id = w.lane_id;
+	l->client_id = w.client_id;
+	l->dedup_window = w.dedup_window;
+	l->resumed = w.resumed;
+	l->durable_lsn = w.durable_lsn;
+	r = map_segments(l, fds[0], fds[1]);
+	/* The mappings keep the memory; the descriptors are not needed any more. */
+	close(fds[0]);
+	close(fds[1]);
+	if (r < 0) {
+		goto fail;
+	}
+	cairn__grid_attach(l);
+	cairn__events_attach(l);
+	*out = l;
+	return 0;
+fail:
+	cairn__lane_free(l);
+	return r;
+}
+
+/* A random, non-zero session id. */
+static uint64_t draw_session(void)
+{
+	uint64_t v = 0;
+	while (v == 0) {
+		if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v)) {
+			/* No entropy source: a value that differs between processes and calls. */
+			static uint64_t salt;
+			v = cairn__wall_ns() ^ ((uint64_t)getpid() << 32) ^
+			    (cairn__add_relaxed(&salt, 1) * UINT64_C(0x9E3779B97F4A7C15));
+		}
+	}
+	return v;
 }
 
 CAIRN_API int cairn_open(const char *socket_path, const struct cairn_open_options *opts,
 			 cairn_client **out)
 {
-	struct cairn_open_options o = {0};
 	char pathbuf[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fds[2] = {-1, -1};
 	int r;
 
 	if (!out) {
 		return -EINVAL;
 	}
 	*out = NULL;
-	if (opts) {
-		o = *opts;
-	}
 	if (!socket_path) {
 		r = cairn_default_socket_path(pathbuf, sizeof(pathbuf));
 		if (r < 0) {
@@ -207,56 +340,42 @@ CAIRN_API int cairn_open(const char *socket_path, const struct cairn_open_option
 		}
 		socket_path = pathbuf;
 	}
-	if (strlen(socket_path) >= sizeof(sa.sun_path)) {
-		return -ENAMETOOLONG;
-	}
-	strcpy(sa.sun_path, socket_path);
-
-	cairn_client *c = calloc(1, sizeof(*c));
+	cairn_client *c = aligned_alloc(64, sizeof(*c));
 	if (!c) {
 		return -ENOMEM;
 	}
-	c->spin_ns = o.spin_us ? (uint64_t)o.spin_us * 1000 : DEFAULT_SPIN_NS;
+	memset(c, 0, sizeof(*c));
+	if (strlen(socket_path) >= sizeof(c->path)) {
+		free(c);
+		return -ENAMETOOLONG;
+	}
+	strcpy(c->path, socket_path);
+	if (opts) {
+		c->opts = *opts;
+	}
+	const char *name = c->opts.name ? c->opts.name : program_invocation_short_name;
+	strncpy(c->name, name ? name : "", sizeof(c->name) - 1);
+	c->opts.name = c->name;
+	c->spin_ns = c->opts.spin_us ? (uint64_t)c->opts.spin_us * 1000 : DEFAULT_SPIN_NS;
+	c->reconnect_ns = c->opts.reconnect_ms < 0    ? -1
+			  : c->opts.reconnect_ms == 0 ? (int64_t)DEFAULT_RECONNECT_MS * 1000000
+						      : (int64_t)c->opts.reconnect_ms * 1000000;
 	c->next_id = 1;
+	c->session_id = draw_session();
 	pthread_mutex_init(&c->lock, NULL);
+	cairn__recovery_init(c);
 	cairn__slices_init(c);
-	c->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->sock < 0) {
-		r = -errno;
-		goto fail;
-	}
-	struct timeval tv = {.tv_sec = HANDSHAKE_TIMEOUT_S};
-	setsockopt(c->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(c->sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(c->sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	r = send_hello(c->sock, &o);
+
+	struct cairn__lane *l;
+	r = cairn__lane_attach(c, 0, (uint64_t)HANDSHAKE_TIMEOUT_S * 1000000000u, &l);
 	if (r < 0) {
-		goto fail;
+		cairn_close(c);
+		return r;
 	}
-	struct cairn_welcome w;
-	r = recv_welcome(c->sock, &w, fds);
-	if (r < 0) {
-		goto fail;
-	}
-	c->lane_id = w.lane_id;
-	c->client_id = w.client_id;
-	r = map_segments(c, fds[0], fds[1]);
-	/* The mappings keep the memory; the descriptors are not needed any more. */
-	close(fds[0]);
-	close(fds[1]);
-	if (r < 0) {
-		goto fail;
-	}
-	cairn__grid_attach(c);
-	cairn__events_attach(c);
+	c->newest = l;
+	c->lane = l;
 	*out = c;
 	return 0;
-fail:
-	cairn_close(c);
-	return r;
 }
 
 CAIRN_API void cairn_close(cairn_client *c)
@@ -264,48 +383,62 @@ CAIRN_API void cairn_close(cairn_client *c)
 	if (!c) {
 		return;
 	}
-	if (c->sock >= 0) {
-		close(c->sock);
-	}
-	if (c->state) {
-		munmap(c->state, (size_t)c->state_size);
-	}
-	if (c->lane) {
-		munmap(c->lane, (size_t)c->lane_size);
+	struct cairn__lane *l = c->newest;
+	while (l) {
+		struct cairn__lane *older = l->older;
+		cairn__lane_free(l);
+		l = older;
 	}
 	free(c->mailbox.v);
 	free(c->pollq.v);
 	free(c->abandoned);
 	pthread_mutex_destroy(&c->lock);
+	cairn__recovery_fini(c);
 	cairn__slices_fini(c);
 	free(c);
 }
 
 /* ---- liveness ---- */
 
-static int dead_code(cairn_client *c)
+int cairn__lane_dead_code(const struct cairn__lane *l)
 {
-	const struct cairn_lane_header *h = c->lane;
+	const struct cairn_lane_header *h = l->base;
 	/* Relaxed: the daemon writes the state before closing the socket we saw close. */
 	return cairn__load_relaxed(&h->lane_state) == CAIRN_LANE_DROPPED ? -CAIRN_E_LANE_DROPPED
 									 : -CAIRN_E_DISCONNECTED;
 }
 
-CAIRN_API int cairn_check(cairn_client *c)
+bool cairn__lane_hung_up(const struct cairn__lane *l)
 {
-	/* Relaxed: dead only ever goes from 0 to a code; a late reader just asks the socket. */
+	/* The daemon never writes to the socket after the welcome: readable means closed. */
+	struct pollfd p = {.fd = l->sock, .events = POLLIN};
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR));
+}
+
+int cairn__lane_check(cairn_client *c, struct cairn__lane *l, uint64_t until, bool wait)
+{
 	int d = cairn__load_relaxed(&c->dead);
 	if (d) {
 		return d;
 	}
-	/* The daemon never writes to the socket after the welcome: readable means closed. */
-	struct pollfd p = {.fd = c->sock, .events = POLLIN};
-	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
-		d = dead_code(c);
-		cairn__store_relaxed(&c->dead, d);
-		return d;
+	if (cairn__lane_now(c) != l) {
+		return 0;
 	}
-	return 0;
+	if (!cairn__load_relaxed(&c->recovering) && !cairn__lane_hung_up(l)) {
+		return 0;
+	}
+	return cairn__client_recover(c, l, until, wait);
+}
+
+CAIRN_API int cairn_check(cairn_client *c)
+{
+	for (;;) {
+		struct cairn__lane *l = cairn__lane_now(c);
+		int r = cairn__lane_check(c, l, 0, true);
+		if (r < 0 || cairn__lane_now(c) == l) {
+			return r;
+		}
+	}
 }
 
 /* ---- submitting ---- */
@@ -338,10 +471,100 @@ CAIRN_API int cairn_msg_init(struct cairn_msg *m, uint16_t type, uint8_t length)
 	return 0;
 }
 
-/* Wakes the daemon if its apply thread sleeps on this lane's doorbell. */
-static inline void ring_daemon(cairn_client *c)
+void cairn__lane_ring_daemon(struct cairn__lane *l)
 {
-	cairn__doorbell_ring(&c->cmd.hdr->bell);
+	cairn__doorbell_ring(&l->cmd.hdr->bell);
+}
+
+/*
+ * Keeps the private copy of the command m claimed at command-ring position pos of l.
+ * Written before the slot is published, so that the daemon cannot answer the command
+ * (which would let a pusher a lap of the shadow later reuse this entry) before the
+ * copy is whole.
+ */
+static inline void shadow_put(struct cairn__lane *l, uint64_t pos, const struct cairn_msg *m)
+{
+	struct cairn_slot *sh = &l->shadow[pos & l->shadow_mask];
+	memcpy(&sh->msg, m, sizeof(*m));
+	/* Release, paired with the reconnect's acquire of seq == pos + 1: the copy is whole. */
+	cairn__store_release(&sh->seq, pos + 1);
+}
+
+/*
+ * Pushes one command on l: cairn__ring_try_push with the private copy kept between the
+ * claim and the publish. Returns false when the ring is full (or sealed: its daemon is
+ * gone and the reconnect has claimed every free position).
+ */
+static inline bool lane_push(struct cairn__lane *l, const struct cairn_msg *m)
+{
+	struct cairn__ring *r = &l->cmd;
+	uint64_t pos = cairn__load_relaxed(&r->hdr->head);
+	struct cairn_slot *s;
+	for (;;) {
+		s = &r->slots[pos & r->mask];
+		/*
+		 * Acquire pairs with the consumer's release store of seq = pos when it freed the
+		 * slot: its read of the previous message happens before our overwrite.
+		 */
+		uint64_t seq = cairn__load_acquire(&s->seq);
+		int64_t dif = (int64_t)(seq - pos);
+		if (dif == 0) {
+			if (cairn__cas_relaxed(&r->hdr->head, &pos, pos + 1)) {
+				break;
+			}
+		} else if (dif < 0) {
+			return false;
+		} else {
+			pos = cairn__load_relaxed(&r->hdr->head);
+		}
+	}
+	shadow_put(l, pos, m);
+	memcpy(&s->msg, m, sizeof(*m));
+	/* Release publishes the message: a consumer that sees seq = pos + 1 sees its bytes. */
+	cairn__store_release(&s->seq, pos + 1);
+	return true;
+}
+
+unsigned cairn__lane_push_batch(struct cairn__lane *l, const struct cairn_msg *m, unsigned n)
+{
+	struct cairn__ring *r = &l->cmd;
+	if (n == 0) {
+		return 0;
+	}
+	uint64_t pos = cairn__load_relaxed(&r->hdr->head);
+	unsigned k;
+	for (;;) {
+		/*
+		 * Count the free slots from pos on, as cairn__ring_push_batch does: a slot seen
+		 * free stays free until its producer writes it. Acquire pairs with each
+		 * consumer's release that freed a slot.
+		 */
+		for (k = 0; k < n && k <= r->mask; k++) {
+			uint64_t seq = cairn__load_acquire(&r->slots[(pos + k) & r->mask].seq);
+			if (seq != pos + k) {
+				break;
+			}
+		}
+		if (k == 0) {
+			uint64_t seq = cairn__load_acquire(&r->slots[pos & r->mask].seq);
+			if ((int64_t)(seq - pos) < 0) {
+				return 0; /* full */
+			}
+			pos = cairn__load_relaxed(&r->hdr->head);
+			continue;
+		}
+		if (cairn__cas_relaxed(&r->hdr->head, &pos, pos + k)) {
+			break;
+		}
+	}
+	for (unsigned i = 0; i < k; i++) {
+		struct cairn_slot *s = &r->slots[(pos + i) & r->mask];
+		shadow_put(l, pos + i, &m[i]);
+		memcpy(&s->msg, &m[i], sizeof(m[i]));
+		/* Release publishes each message on its own; consumers take them in order. */
+		cairn__store_release(&s->seq, pos + i + 1);
+	}
+	return k;
 }
 
 CAIRN_API int cairn_submit(cairn_client *c, struct cairn_msg *cmd)
@@ -357,12 +580,21 @@ CAIRN_API int cairn_submit(cairn_client *c, struct cairn_msg *cmd)
 	if (cmd->hdr.request_id == 0) {
 		cmd->hdr.request_id = fresh_id(c);
 	}
-	if (!cairn__ring_try_push(&c->cmd, cmd)) {
-		r = cairn_check(c);
-		return r ? r : -EAGAIN;
+	for (;;) {
+		struct cairn__lane *l = cairn__lane_now(c);
+		if (lane_push(l, cmd)) {
+			cairn__lane_ring_daemon(l);
+			return 0;
+		}
+		/* Full: a ring waiting for its results to be taken, or a lane whose daemon left. */
+		r = cairn__lane_check(c, l, 0, false);
+		if (r < 0) {
+			return r;
+		}
+		if (cairn__lane_now(c) == l) {
+			return -EAGAIN;
+		}
 	}
-	ring_daemon(c);
-	return 0;
 }
 
 CAIRN_API int cairn_submit_batch(cairn_client *c, struct cairn_msg *cmds, unsigned n)
@@ -380,22 +612,29 @@ CAIRN_API int cairn_submit_batch(cairn_client *c, struct cairn_msg *cmds, unsign
 			cmds[i].hdr.request_id = fresh_id(c);
 		}
 	}
-	unsigned k = cairn__ring_push_batch(&c->cmd, cmds, n);
-	if (k == 0 && n > 0) {
-		r = cairn_check(c);
-		return r ? r : 0;
+	if (n == 0) {
+		return 0;
 	}
-	ring_daemon(c);
-	return (int)k;
+	for (;;) {
+		struct cairn__lane *l = cairn__lane_now(c);
+		unsigned k = cairn__lane_push_batch(l, cmds, n);
+		if (k > 0) {
+			cairn__lane_ring_daemon(l);
+			return (int)k;
+		}
+		r = cairn__lane_check(c, l, 0, false);
+		if (r < 0) {
+			return r == -EAGAIN ? 0 : r;
+		}
+		if (cairn__lane_now(c) == l) {
+			return 0;
+		}
+	}
 }
 
 /* ---- receiving ---- */
 
-/*
- * Hands a popped result to the kind of caller it belongs to and wakes sleepers.
- * Returns 0 or -ENOMEM (the result is then lost; the caller reports the error).
- */
-static int route(cairn_client *c, const struct cairn_msg *m)
+int cairn__route(cairn_client *c, const struct cairn_msg *m)
 {
 	int r = 0;
 	pthread_mutex_lock(&c->lock);
@@ -422,8 +661,12 @@ static int route(cairn_client *c, const struct cairn_msg *m)
 		cairn__store_release(&c->pollq_count, c->pollq.n);
 	}
 	pthread_mutex_unlock(&c->lock);
-	/* The owner may be asleep on the result doorbell: the hand-over is its wake-up. */
-	cairn__doorbell_ring(&c->res.hdr->bell);
+	/*
+	 * The owner may be asleep on the result doorbell: the hand-over is its wake-up. A
+	 * sleeper on an older lane checks the current one before it sleeps, and is woken
+	 * by the reconnect when the lane changes.
+	 */
+	cairn__doorbell_ring(&cairn__lane_now(c)->res.hdr->bell);
 	return r;
 }
 
@@ -468,69 +711,115 @@ static bool take_mailbox(cairn_client *c, uint64_t id, struct cairn_msg *res)
 	return got;
 }
 
-CAIRN_API int cairn_poll(cairn_client *c, struct cairn_msg *res)
+/*
+ * After a poll found nothing on lane l: the code the poll returns (0 for none). A
+ * reattach under way is driven one step (without waiting for it); otherwise every
+ * QUIET_CHECK-th empty poll looks at the socket, so that a caller that only ever polls
+ * still notices a daemon that went away.
+ */
+static int poll_quiet(cairn_client *c, struct cairn__lane *l)
 {
-	if (take_pollq(c, res)) {
-		return 0;
+	int d = cairn__load_relaxed(&c->dead);
+	if (d) {
+		return d;
 	}
-	struct cairn_msg m;
-	while (cairn__ring_try_pop(&c->res, &m)) {
-		if (!(m.hdr.request_id & CAIRN_CALL_ID_BIT)) {
-			*res = m;
+	if (!cairn__load_relaxed(&c->recovering)) {
+		/* Relaxed and not atomic as a whole: a lost increment only delays a check. */
+		uint32_t n = cairn__load_relaxed(&c->quiet_polls) + 1;
+		cairn__store_relaxed(&c->quiet_polls, n);
+		if (n % QUIET_CHECK != 0) {
 			return 0;
 		}
-		int r = route(c, &m);
-		if (r < 0) {
-			return r;
+	}
+	d = cairn__lane_check(c, l, 0, false);
+	return d == -EAGAIN ? 0 : d;
+}
+
+CAIRN_API int cairn_poll(cairn_client *c, struct cairn_msg *res)
+{
+	for (;;) {
+		if (take_pollq(c, res)) {
+			return 0;
+		}
+		struct cairn__lane *l = cairn__lane_now(c);
+		struct cairn_msg m;
+		while (cairn__ring_try_pop(&l->res, &m)) {
+			if (!(m.hdr.request_id & CAIRN_CALL_ID_BIT)) {
+				*res = m;
+				return 0;
+			}
+			int r = cairn__route(c, &m);
+			if (r < 0) {
+				return r;
+			}
+		}
+		int d = poll_quiet(c, l);
+		if (d) {
+			return d;
+		}
+		/* A new lane: what the old one answered is in the poll queue now. */
+		if (cairn__lane_now(c) == l) {
+			return -EAGAIN;
 		}
 	}
-	int d = cairn__load_relaxed(&c->dead);
-	return d ? d : -EAGAIN;
 }
 
 CAIRN_API int cairn_poll_batch(cairn_client *c, struct cairn_msg *res, unsigned n)
 {
 	unsigned k = 0;
-	while (k < n && take_pollq(c, &res[k])) {
-		k++;
-	}
-	while (k < n) {
-		unsigned got = cairn__ring_pop_batch(&c->res, &res[k], n - k);
-		if (got == 0) {
-			break;
+	for (;;) {
+		while (k < n && take_pollq(c, &res[k])) {
+			k++;
 		}
-		/* Keep submit results in place; route call results away. */
-		unsigned w = k;
-		for (unsigned i = k; i < k + got; i++) {
-			if (res[i].hdr.request_id & CAIRN_CALL_ID_BIT) {
-				int r = route(c, &res[i]);
-				if (r < 0) {
-					return r;
-				}
-			} else {
-				res[w++] = res[i];
+		struct cairn__lane *l = cairn__lane_now(c);
+		while (k < n) {
+			unsigned got = cairn__ring_pop_batch(&l->res, &res[k], n - k);
+			if (got == 0) {
+				break;
 			}
+			/* Keep submit results in place; route call results away. */
+			unsigned w = k;
+			for (unsigned i = k; i < k + got; i++) {
+				if (res[i].hdr.request_id & CAIRN_CALL_ID_BIT) {
+					int r = cairn__route(c, &res[i]);
+					if (r < 0) {
+						return r;
+					}
+				} else {
+					res[w++] = res[i];
+				}
+			}
+			k = w;
 		}
-		k = w;
-	}
-	if (k == 0) {
-		int d = cairn__load_relaxed(&c->dead);
+		if (k > 0 || n == 0) {
+			return (int)k;
+		}
+		int d = poll_quiet(c, l);
 		if (d) {
 			return d;
 		}
+		if (cairn__lane_now(c) == l) {
+			return 0;
+		}
 	}
-	return (int)k;
 }
 
 /*
- * Sleeps on the result doorbell until something may have changed, for at most one
- * slice and never past the deadline (0: none). ready() is re-checked after announcing
- * the sleeper, as the doorbell protocol requires. Returns 0, -ETIMEDOUT, or a
- * disconnection code.
+ * Sleeps on the current lane's result doorbell until something may have changed, for at
+ * most one slice and never past the deadline (0: none). ready() is re-checked after
+ * announcing the sleeper, as the doorbell protocol requires; it also says yes when the
+ * lane has been replaced, which the reconnect announces on the old lane's doorbell.
+ * Then looks at the connection, and if the daemon is gone reattaches, or waits for the
+ * reattach, until the deadline. Returns 0, -ETIMEDOUT, or a disconnection code.
  */
-static int sleep_on_results(cairn_client *c, uint64_t deadline, bool (*ready)(cairn_client *))
+static int sleep_on_results(cairn_client *c, uint64_t deadline,
+			    bool (*ready)(cairn_client *, struct cairn__lane *))
 {
-	struct cairn_doorbell *b = &c->res.hdr->bell;
+	struct cairn__lane *l = cairn__lane_now(c);
+	if (cairn__load_relaxed(&c->recovering)) {
+		return cairn__lane_check(c, l, deadline, true);
+	}
+	struct cairn_doorbell *b = &l->res.hdr->bell;
 	int64_t t = SLEEP_SLICE_NS;
 	if (deadline) {
 		uint64_t now = cairn__now_ns();
@@ -542,21 +831,23 @@ static int sleep_on_results(cairn_client *c, uint64_t deadline, bool (*ready)(ca
 		}
 	}
 	uint32_t v = cairn__doorbell_prepare(b);
-	if (!ready(c)) {
+	if (!ready(c, l)) {
 		cairn__futex_wait(&b->word, v, t);
 	}
 	cairn__doorbell_cancel(b);
-	return cairn_check(c);
+	return cairn__lane_check(c, l, deadline, true);
 }
 
-static bool submit_ready(cairn_client *c)
+static bool submit_ready(cairn_client *c, struct cairn__lane *l)
 {
-	return cairn__load_acquire(&c->pollq_count) || cairn__ring_readable(&c->res);
+	return cairn__load_acquire(&c->pollq_count) || cairn__ring_readable(&l->res) ||
+	       cairn__lane_now(c) != l;
 }
 
-static bool call_ready(cairn_client *c)
+static bool call_ready(cairn_client *c, struct cairn__lane *l)
 {
-	return cairn__load_acquire(&c->mailbox_count) || cairn__ring_readable(&c->res);
+	return cairn__load_acquire(&c->mailbox_count) || cairn__ring_readable(&l->res) ||
+	       cairn__lane_now(c) != l;
 }
 
 static uint64_t deadline_of(int64_t timeout_ns)
@@ -637,21 +928,33 @@ CAIRN_API int cairn_call(cairn_client *c, struct cairn_msg *cmd, struct cairn_ms
 	cmd->hdr.request_id = id;
 
 	cairn__idle_init(&idle, c->spin_ns, YIELD_NS);
-	while (!cairn__ring_try_push(&c->cmd, cmd)) {
+	for (;;) {
+		r = cairn__load_relaxed(&c->dead);
+		if (r) {
+			return r;
+		}
+		struct cairn__lane *l = cairn__lane_now(c);
+		if (lane_push(l, cmd)) {
+			cairn__lane_ring_daemon(l);
+			break;
+		}
 		/*
 		 * The ring is full. The daemon takes a command only when its result has room,
 		 * so move results out of the way (to their owners) while we wait.
 		 */
 		struct cairn_msg m;
-		while (cairn__ring_try_pop(&c->res, &m)) {
-			r = route(c, &m);
+		while (cairn__ring_try_pop(&l->res, &m)) {
+			r = cairn__route(c, &m);
 			if (r < 0) {
 				return r;
 			}
 		}
-		r = cairn_check(c);
+		r = cairn__lane_check(c, l, deadline, true);
 		if (r < 0) {
 			return r;
+		}
+		if (cairn__lane_now(c) != l) {
+			continue; /* a new lane: push there at once */
 		}
 		if (deadline && cairn__now_ns() >= deadline) {
 			return -ETIMEDOUT;
@@ -661,17 +964,22 @@ CAIRN_API int cairn_call(cairn_client *c, struct cairn_msg *cmd, struct cairn_ms
 			nanosleep(&ts, NULL);
 		}
 	}
-	ring_daemon(c);
 
+	/*
+	 * The result comes on whatever lane is current by then: if the daemon goes away
+	 * before it answers, the reconnect resubmits the command on a new lane with the same
+	 * id, or takes its answer from the old lane into the mailbox.
+	 */
 	cairn__idle_init(&idle, c->spin_ns, YIELD_NS);
 	for (;;) {
+		struct cairn__lane *l = cairn__lane_now(c);
 		struct cairn_msg m;
-		if (cairn__ring_try_pop(&c->res, &m)) {
+		if (cairn__ring_try_pop(&l->res, &m)) {
 			if (m.hdr.request_id == id) {
 				*res = m;
 				return result_code(res);
 			}
-			r = route(c, &m);
+			r = cairn__route(c, &m);
 			if (r < 0) {
 				return r;
 			}
@@ -709,17 +1017,19 @@ CAIRN_API int cairn_ping(cairn_client *c, int64_t timeout_ns)
 
 CAIRN_API void *cairn_blob(cairn_client *c, size_t *size)
 {
+	struct cairn__lane *l = cairn__lane_now(c);
 	if (size) {
-		*size = (size_t)c->blob_size;
+		*size = (size_t)l->blob_size;
 	}
-	return c->blob;
+	return l->blob;
 }
 
 CAIRN_API int cairn_daemon_info(cairn_client *c, struct cairn_daemon_info *info)
 {
-	const struct cairn_state_header *h = c->state;
+	const struct cairn__lane *l = cairn__lane_now(c);
+	const struct cairn_state_header *h = l->state;
 	const struct cairn_daemon_counters *k =
-		(const void *)((const char *)c->state + h->counters_offset);
+		(const void *)((const char *)l->state + h->counters_offset);
 	memset(info, 0, sizeof(*info));
 	info->pid = h->daemon_pid;
 	/* Relaxed: each of these is a single value the daemon stores whole. */
@@ -727,8 +1037,8 @@ CAIRN_API int cairn_daemon_info(cairn_client *c, struct cairn_daemon_info *info)
 	info->max_lanes = h->max_lanes;
 	info->apply_cpu = h->apply_cpu;
 	info->numa_node = h->numa_node;
-	info->lane_id = c->lane_id;
-	info->client_id = c->client_id;
+	info->lane_id = l->lane_id;
+	info->client_id = l->client_id;
 	info->boot_epoch_ns = h->boot_epoch_ns;
 	uint64_t hb = cairn__load_relaxed(&h->heartbeat_ns), now = cairn__now_ns();
 	info->heartbeat_age_ns = now > hb ? now - hb : 0;
@@ -740,11 +1050,18 @@ CAIRN_API int cairn_daemon_info(cairn_client *c, struct cairn_daemon_info *info)
 	}
 	/* The state segment was validated at attach: this block, when present, fits. */
 	if (h->engine_counters_offset != 0) {
-		src = (const uint64_t *)((const char *)c->state + h->engine_counters_offset);
+		src = (const uint64_t *)((const char *)l->state + h->engine_counters_offset);
 		dst = (uint64_t *)&info->engine;
 		for (size_t i = 0; i < sizeof(info->engine) / sizeof(uint64_t); i++) {
 			dst[i] = cairn__load_relaxed(&src[i]);
 		}
 	}
+	info->session_id = c->session_id;
+	info->dedup_window = l->dedup_window;
+	info->resumed = l->resumed;
+	info->durable_lsn = l->durable_lsn;
+	/* Relaxed: statistics, each stored whole by the thread that reattached. */
+	info->reconnects = cairn__load_relaxed(&c->rc.reconnects);
+	info->resubmitted = cairn__load_relaxed(&c->rc.resubmitted);
 	return 0;
 }

@@ -20,16 +20,16 @@
 #define SPIN_NS  (20 * 1000)
 #define SLEEP_NS (50 * 1000 * 1000) /* the longest sleep before re-checking the connection */
 
-void cairn__events_attach(cairn_client *c)
+void cairn__events_attach(struct cairn__lane *l)
 {
-	const struct cairn_state_header *sh = c->state;
+	const struct cairn_state_header *sh = l->state;
 	/* cairn__state_validate has checked that the region lies in the segment. */
 	if (sh->events_offset == 0) {
-		c->events_err = -ENOTSUP;
+		l->events_err = -ENOTSUP;
 		return;
 	}
-	c->events_err = cairn__broadcast_attach((const uint8_t *)c->state + sh->events_offset,
-						(size_t)sh->events_size, &c->events);
+	l->events_err = cairn__broadcast_attach((const uint8_t *)l->state + sh->events_offset,
+						(size_t)sh->events_size, &l->events);
 }
 
 CAIRN_API int cairn_events_open(cairn_client *c, struct cairn_events *ev)
@@ -37,24 +37,31 @@ CAIRN_API int cairn_events_open(cairn_client *c, struct cairn_events *ev)
 	if (!ev) {
 		return -EINVAL;
 	}
-	if (c->events_err) {
-		return c->events_err;
+	const struct cairn__lane *l = cairn__lane_now(c);
+	if (l->events_err) {
+		return l->events_err;
 	}
-	ev->next = cairn__broadcast_tail(&c->events);
+	ev->next = cairn__broadcast_tail(&l->events);
 	ev->missed = 0;
+	ev->generation = l->gen;
 	return 0;
 }
 
 CAIRN_API int cairn_events_read(cairn_client *c, struct cairn_events *ev, struct cairn_event *out,
 				unsigned n)
 {
-	if (c->events_err) {
-		return c->events_err;
+	const struct cairn__lane *l = cairn__lane_now(c);
+	if (l->events_err) {
+		return l->events_err;
 	}
 	if (!ev || (!out && n)) {
 		return -EINVAL;
 	}
-	struct cairn__broadcast_reader r = c->events;
+	if (ev->generation != l->gen) {
+		/* Another daemon's ring: its numbers mean nothing here. */
+		return -CAIRN_E_DISCONNECTED;
+	}
+	struct cairn__broadcast_reader r = l->events;
 	r.next = ev->next;
 	size_t got = cairn__broadcast_read(&r, out, n > INT_MAX ? INT_MAX : n, &ev->missed);
 	ev->next = r.next;
@@ -75,10 +82,14 @@ CAIRN_API int cairn_events_wait(cairn_client *c, const struct cairn_events *ev, 
 	if (!ev) {
 		return -EINVAL;
 	}
-	if (c->events_err) {
-		return c->events_err;
+	struct cairn__lane *l = cairn__lane_now(c);
+	if (l->events_err) {
+		return l->events_err;
 	}
-	const struct cairn_event_ring_header *h = c->events.hdr;
+	if (ev->generation != l->gen) {
+		return -CAIRN_E_DISCONNECTED;
+	}
+	const struct cairn_event_ring_header *h = l->events.hdr;
 	uint64_t next = ev->next;
 	/* Acquire, paired with the writer's release of the tail: as cairn_events_read reads. */
 	if (ready(h, next, __ATOMIC_ACQUIRE)) {
@@ -105,13 +116,17 @@ CAIRN_API int cairn_events_wait(cairn_client *c, const struct cairn_events *ev, 
 		}
 	}
 
-	struct cairn_lane_header *lh = c->lane;
+	struct cairn_lane_header *lh = l->base;
 	/* The futex is only read by FUTEX_WAIT, which works on a read-only mapping. */
 	uint32_t *word = (uint32_t *)&h->bell.word;
 	for (;;) {
-		int r = cairn_check(c);
+		int r = cairn__lane_check(c, l, deadline, true);
 		if (r < 0) {
 			return r;
+		}
+		if (cairn__lane_now(c) != l) {
+			/* The daemon restarted: this cursor's ring is gone. */
+			return -CAIRN_E_DISCONNECTED;
 		}
 		int64_t t = SLEEP_NS;
 		if (deadline) {

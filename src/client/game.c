@@ -28,16 +28,16 @@ void cairn__slices_fini(cairn_client *c)
 }
 
 /* Slices in c's arena: as many 32 KiB slices as fit, at most SLICES_MAX. */
-static uint32_t slice_count(const cairn_client *c)
+static uint32_t slice_count(cairn_client *c)
 {
-	uint64_t n = c->blob_size / CAIRN_QUERY_SLICE_SIZE;
+	uint64_t n = cairn__lane_now(c)->blob_size / CAIRN_QUERY_SLICE_SIZE;
 	return n > CAIRN_QUERY_SLICES_MAX ? CAIRN_QUERY_SLICES_MAX : (uint32_t)n;
 }
 
 /* Offset of slice i in the arena: slice 0 is the last 32 KiB, slice 1 the 32 KiB before. */
-static uint64_t slice_offset(const cairn_client *c, unsigned i)
+static uint64_t slice_offset(cairn_client *c, unsigned i)
 {
-	return c->blob_size - (uint64_t)(i + 1) * CAIRN_QUERY_SLICE_SIZE;
+	return cairn__lane_now(c)->blob_size - (uint64_t)(i + 1) * CAIRN_QUERY_SLICE_SIZE;
 }
 
 /* Takes a free slice. Returns its index, or -EBUSY when every slice is busy. */
@@ -390,8 +390,15 @@ static int query(cairn_client *c, uint16_t type, uint8_t length, void *q, size_t
 	}
 	if (r == 0) {
 		if (hits) {
-			/* The result's acquire (the ring pop) made the daemon's writes visible. */
-			memcpy(hits, c->blob + off, (size_t)a.count * sizeof(struct cairn_hit));
+			/*
+			 * The result's acquire (the ring pop) made the daemon's writes visible.
+			 * They are in the arena of the lane that answered, or, if the daemon has
+			 * gone away since, in the arenas of the lanes that replaced it, each a copy
+			 * of the one before made once its daemon was gone: the current lane, loaded
+			 * after the result was taken, has them either way.
+			 */
+			const uint8_t *blob = cairn__lane_now(c)->blob;
+			memcpy(hits, blob + off, (size_t)a.count * sizeof(struct cairn_hit));
 		}
 		if (count) {
 			*count = a.count;

@@ -49,10 +49,10 @@ static bool fits(uint64_t off, uint64_t count, uint64_t elem, uint64_t size)
 	return true;
 }
 
-void cairn__grid_attach(cairn_client *c)
+void cairn__grid_attach(struct cairn__lane *l)
 {
-	struct cairn__grid_view *g = &c->grid;
-	const struct cairn_state_header *sh = c->state;
+	struct cairn__grid_view *g = &l->grid;
+	const struct cairn_state_header *sh = l->state;
 	memset(g, 0, sizeof(*g));
 	/*
 	 * cairn__state_validate has checked that the region lies in the segment. With no
@@ -71,7 +71,7 @@ void cairn__grid_attach(cairn_client *c)
 		g->err = -CAIRN_E_LAYOUT;
 		return;
 	}
-	cairn__seq_copy_out(&gh, (const uint8_t *)c->state + off, sizeof(gh));
+	cairn__seq_copy_out(&gh, (const uint8_t *)l->state + off, sizeof(gh));
 	if (gh.block_cells != CAIRN_BLOCK_CELLS || gh.max_hunts > ID_SLOT_MASK ||
 	    gh.max_entities > ID_SLOT_MASK || gh.maps_offset % 8 || gh.hunts_offset % 8 ||
 	    gh.entities_offset % 8 || gh.maps_offset < sizeof(gh) || gh.hunts_offset < sizeof(gh) ||
@@ -82,7 +82,7 @@ void cairn__grid_attach(cairn_client *c)
 		g->err = -CAIRN_E_LAYOUT;
 		return;
 	}
-	g->base = (const uint8_t *)c->state + off;
+	g->base = (const uint8_t *)l->state + off;
 	g->size = size;
 	g->n_maps = gh.n_maps;
 	g->max_hunts = gh.max_hunts;
@@ -162,7 +162,7 @@ static int check_hunt(const struct cairn__grid_view *g, struct hunt_view *h)
  */
 static int read_hunt(cairn_client *c, uint32_t hunt_id, struct hunt_view *h, unsigned *tries)
 {
-	const struct cairn__grid_view *g = &c->grid;
+	const struct cairn__grid_view *g = &cairn__lane_now(c)->grid;
 	uint32_t slot = hunt_id & ID_SLOT_MASK;
 	if (g->err) {
 		return g->err;
@@ -211,7 +211,7 @@ static uint32_t block_of(const struct hunt_view *h, int32_t x, int32_t y)
 
 CAIRN_API int cairn_read_map(cairn_client *c, uint32_t map_id, struct cairn_map_info *out)
 {
-	const struct cairn__grid_view *g = &c->grid;
+	const struct cairn__grid_view *g = &cairn__lane_now(c)->grid;
 	if (!out) {
 		return -EINVAL;
 	}
@@ -243,7 +243,7 @@ CAIRN_API int cairn_read_hunt(cairn_client *c, uint32_t hunt_id, struct cairn_hu
 CAIRN_API int cairn_read_entity(cairn_client *c, uint32_t hunt_id, uint32_t id,
 				struct cairn_entity *out)
 {
-	const struct cairn__grid_view *g = &c->grid;
+	const struct cairn__grid_view *g = &cairn__lane_now(c)->grid;
 	uint32_t slot = id & ID_SLOT_MASK;
 	unsigned tries = 0;
 	struct hunt_view h;
@@ -361,7 +361,7 @@ static enum block_read walk(const struct cairn__grid_view *g, const struct hunt_
 static enum block_read read_block(cairn_client *c, const struct hunt_view *h, uint32_t b,
 				  struct rect_pass *p)
 {
-	const struct cairn__grid_view *g = &c->grid;
+	const struct cairn__grid_view *g = &cairn__lane_now(c)->grid;
 	uint32_t shard = b % h->info.shards;
 	const uint64_t *sq = &h->shards[shard].seq;
 	const struct cairn_block *blk = &h->blocks[b];

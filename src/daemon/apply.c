@@ -19,6 +19,7 @@
 #include "common/futex.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
+#include "protocol_desc.h"
 #include "shm/doorbell.h"
 
 #define HEARTBEAT_NS     (1000 * 1000)      /* stamp the heartbeat at most this often */
@@ -35,7 +36,14 @@ struct applier {
 	uint64_t events_seen; /* the engine's event count at the last wake check */
 	/* Private counters, published to the state segment by publish_counters. */
 	uint64_t commands, results, errors, full, sleeps, wakes, dropped;
+	uint64_t duplicates; /* resubmitted requests answered from the exactly-once table */
+	unsigned holding;    /* lanes with held results */
+	/* A snapshot or rollback taken this turn, posted once its result has a held slot. */
+	bool deferred_this_turn;
+	struct store_job pending_job;
 };
+
+#define HELD_DEFERRED UINT64_MAX
 
 void cairnd_post_to_apply(struct daemon *d, enum lane_event ev, struct lane *l)
 {
@@ -125,7 +133,21 @@ static void take_control_messages(struct applier *a)
 			struct lane *l = msgs[i].lane;
 			if (msgs[i].ev == EV_ATTACH) {
 				a->active[a->nactive++] = l;
+				l->held_head = l->held_n = 0;
+				l->held = NULL;
+				if (d->store.wal) {
+					l->held = calloc((size_t)l->res.mask + 1, sizeof(l->held[0]));
+					if (!l->held) {
+						drop_lane(a, l, "out of memory for its held results");
+					}
+				}
 			} else if (msgs[i].ev == EV_DETACH) {
+				if (l->held_n) {
+					a->holding--;
+				}
+				free(l->held);
+				l->held = NULL;
+				l->held_n = 0;
 				if (!l->dropped) {
 					/* A dropped lane left the active set when it was dropped.
 					 */
@@ -138,6 +160,394 @@ static void take_control_messages(struct applier *a)
 		}
 	} while (n == 64);
 	publish_counters(a);
+}
+
+
+/* ---- durability on the apply thread ---- */
+
+/*
+ * The ingress stamp: CLOCK_MONOTONIC plus the offset recovery chose, never below the
+ * last stamp given, so that stamps only move forward across restarts and reboots.
+ */
+static uint64_t ingress_stamp(struct daemon *d)
+{
+	struct cairnd_store *s = &d->store;
+	uint64_t t = cairn__now_ns() + s->stamp_offset;
+	if (t < s->last_stamp) {
+		t = s->last_stamp;
+	}
+	s->last_stamp = t;
+	return t;
+}
+
+static void error_msg(const struct cairn_msg *cmd, int code, uint32_t detail, struct cairn_msg *out)
+{
+	struct cairn_error_info e;
+	memset(out, 0, sizeof(*out));
+	memset(&e, 0, sizeof(e));
+	out->hdr.type = CAIRN_MSG_ERROR;
+	out->hdr.length = CAIRN_MSG_ERROR_LEN_MIN;
+	out->hdr.status = code;
+	out->hdr.request_id = cmd->hdr.request_id;
+	e.request_type = cmd->hdr.type;
+	e.detail = detail;
+	memcpy(out->payload, &e, sizeof(e));
+}
+
+/*
+ * Notices that the log failed (EIO, ENOSPC, ...): from now on changes are refused, and
+ * every result still waiting for the log is answered with WAL_FAILED instead, because
+ * its command will never be on disk. Nothing is retried: after a failed fdatasync the
+ * kernel may have dropped the dirty pages, and a retry that succeeds would lie.
+ */
+static void log_failed(struct applier *a, int err, const char *what)
+{
+	struct daemon *d = a->d;
+	struct cairnd_store *s = &d->store;
+	if (s->failed) {
+		return;
+	}
+	s->failed = err;
+	cairn__error("the write-ahead log failed: %s. Changes are refused from now on (WAL_FAILED) "
+		     "and reads are still answered; everything up to LSN %llu is on disk. Fix the "
+		     "disk and restart cairnd: it recovers exactly what was acknowledged.",
+		     what ? what : strerror(-err), (unsigned long long)s->durable);
+	for (unsigned i = 0; i < a->nactive; i++) {
+		struct lane *l = a->active[i];
+		for (uint32_t k = 0; k < l->held_n; k++) {
+			struct held *h = &l->held[(l->held_head + k) & l->res.mask];
+			if (h->horizon != HELD_DEFERRED && h->horizon > s->durable) {
+				struct cairn_msg cmd = {.hdr = {.request_id = h->msg.hdr.request_id}};
+				struct cairn_error_info e;
+				memcpy(&e, h->msg.payload, sizeof(e));
+				cmd.hdr.type = h->msg.hdr.type == CAIRN_MSG_ERROR
+						       ? e.request_type
+						       : (uint16_t)(h->msg.hdr.type & ~CAIRN_REPLY_BIT);
+				error_msg(&cmd, CAIRN_E_WAL_FAILED, (uint32_t)-err, &h->msg);
+				h->horizon = 0;
+			}
+		}
+	}
+}
+
+/* Appends an accepted command to the log. Returns its LSN, or 0 when the log failed. */
+static uint64_t log_record(struct applier *a, uint16_t kind, const struct iovec *iov, unsigned n)
+{
+	struct cairnd_store *s = &a->d->store;
+	int64_t lsn = cairn__wal_append(s->wal, kind, iov, n);
+	while (lsn == -ENOBUFS) {
+		/*
+		 * The open batch is full and a write is in flight: wait for that one write only
+		 * (not for everything appended), so that the next batch goes out at once and a
+		 * new one gathers behind it. The only stall of the apply thread, and it needs
+		 * more records per fsync than a batch buffer holds.
+		 */
+		cairn__wal_kick(s->wal);
+		uint64_t durable = cairn__wal_poll(s->wal);
+		int r = durable < cairn__wal_appended(s->wal)
+				? cairn__wal_wait(s->wal, durable + 1, -1)
+				: 0;
+		lsn = r < 0 ? r : cairn__wal_append(s->wal, kind, iov, n);
+	}
+	if (lsn < 0) {
+		const char *what = NULL;
+		int r = cairn__wal_error(s->wal, &what);
+		log_failed(a, r ? r : (int)lsn, what);
+		return 0;
+	}
+	s->appended = (uint64_t)lsn;
+	if (a->d->cfg.durability == CAIRN_DURABILITY_RELAXED && s->flush_due == 0) {
+		s->flush_due = cairn__now_ns() + a->d->cfg.flush_ns;
+	}
+	return (uint64_t)lsn;
+}
+
+static void wal_status(struct applier *a, const struct cairn_msg *cmd, struct cairn_msg *out)
+{
+	struct daemon *d = a->d;
+	struct cairnd_store *s = &d->store;
+	struct cairn_wal_status w;
+	memset(out, 0, sizeof(*out));
+	memset(&w, 0, sizeof(w));
+	out->hdr.type = CAIRN_MSG_WAL_STATUS_REPLY;
+	out->hdr.length = CAIRN_MSG_WAL_STATUS_REPLY_LEN_MIN;
+	out->hdr.request_id = cmd->hdr.request_id;
+	w.appended_lsn = s->appended;
+	w.durable_lsn = s->durable;
+	w.snapshot_lsn = cairn__load_relaxed(&s->snapshot_lsn);
+	w.error = s->failed;
+	w.backend = (uint16_t)(s->wal ? s->backend : CAIRN_WAL_NONE);
+	w.durability = (uint16_t)(s->wal ? d->cfg.durability : CAIRN_DURABILITY_NONE);
+	memcpy(out->payload, &w, sizeof(w));
+}
+
+/*
+ * The operator commands that need the store thread: SNAPSHOT and ROLLBACK. Their result
+ * is held until the store thread answers. Returns the result's horizon.
+ */
+static uint64_t store_command(struct applier *a, struct lane *l, const struct cairn_msg *cmd,
+			      uint64_t ingress, struct cairn_msg *out)
+{
+	struct daemon *d = a->d;
+	struct cairnd_store *s = &d->store;
+	uint16_t t = cmd->hdr.type;
+	uint8_t len = t == CAIRN_MSG_ROLLBACK ? CAIRN_MSG_ROLLBACK_LEN_MIN : 0;
+	if (cmd->hdr.flags != 0) {
+		error_msg(cmd, CAIRN_E_BAD_FLAGS, cmd->hdr.flags, out);
+		return s->appended;
+	}
+	if (cmd->hdr.length != len) {
+		error_msg(cmd, CAIRN_E_BAD_LENGTH, cmd->hdr.length, out);
+		return s->appended;
+	}
+	if (!s->wal || !l->held) {
+		error_msg(cmd, CAIRN_E_NO_STORE, 0, out);
+		return s->appended;
+	}
+	if (s->failed) {
+		error_msg(cmd, CAIRN_E_WAL_FAILED, (uint32_t)-s->failed, out);
+		return 0;
+	}
+	if (s->job_running || a->deferred_this_turn) {
+		error_msg(cmd, CAIRN_E_BUSY, 0, out);
+		return s->appended;
+	}
+	if (t == CAIRN_MSG_ROLLBACK) {
+		const struct cairn_msg *dup =
+			cmd->hdr.request_id
+				? cairn__dedup_find(s->dedup, l->session_id, cmd->hdr.request_id)
+				: NULL;
+		if (dup) {
+			*out = *dup;
+			a->duplicates++;
+			return s->appended;
+		}
+		struct cairn_rollback rb;
+		memcpy(&rb, cmd->payload, sizeof(rb));
+		if (rb.lsn > s->durable) {
+			error_msg(cmd, CAIRN_E_ROLLBACK_RANGE, 0, out);
+			return s->appended;
+		}
+	}
+	memset(out, 0, sizeof(*out));
+	a->deferred_this_turn = true;
+	a->pending_job = (struct store_job){
+		.kind = t == CAIRN_MSG_SNAPSHOT ? JOB_SNAPSHOT : JOB_ROLLBACK,
+		.lane = l,
+		.client_id = l->client_id,
+		.session = l->session_id,
+		.cmd = *cmd,
+		.ingress_ns = ingress,
+	};
+	return HELD_DEFERRED;
+}
+
+/*
+ * Applies one command and returns the LSN its result must wait for: the LSN of its own
+ * record for an accepted change, else the last LSN appended (a read may have seen
+ * changes not yet on disk), or HELD_DEFERRED for work handed to the store thread.
+ *
+ * State-changing commands go through the exactly-once table first: a request id the
+ * session already had accepted (a resubmission after a restart) gets its original result
+ * and is not applied again. Request id 0 is never looked up or remembered.
+ */
+static uint64_t apply_one(struct applier *a, struct lane *l, const struct cairn_msg *cmd,
+			  uint64_t ingress, struct cairn_msg *out)
+{
+	struct daemon *d = a->d;
+	struct cairnd_store *s = &d->store;
+	uint16_t t = cmd->hdr.type;
+	if (!s->wal) {
+		if (t == CAIRN_MSG_SNAPSHOT || t == CAIRN_MSG_ROLLBACK) {
+			error_msg(cmd, CAIRN_E_NO_STORE, 0, out);
+			return 0;
+		}
+		if (t == CAIRN_MSG_WAL_STATUS) {
+			wal_status(a, cmd, out);
+			return 0;
+		}
+		cairnd_handle(d, l, cmd, ingress, out);
+		return 0;
+	}
+	if (cairn__engine_mutates(t)) {
+		if (s->failed) {
+			error_msg(cmd, CAIRN_E_WAL_FAILED, (uint32_t)-s->failed, out);
+			cairn__count_command(d->engine_counters, t, CAIRN_E_WAL_FAILED);
+			return 0;
+		}
+		uint64_t id = cmd->hdr.request_id;
+		const struct cairn_msg *dup = id ? cairn__dedup_find(s->dedup, l->session_id, id) : NULL;
+		if (dup) {
+			*out = *dup;
+			a->duplicates++;
+			return s->appended;
+		}
+		cairnd_handle(d, l, cmd, ingress, out);
+		if (out->hdr.type == CAIRN_MSG_ERROR) {
+			return s->appended; /* refused: nothing changed, nothing to log */
+		}
+		struct cairn__wal_command body = {.session = l->session_id, .ingress_ns = ingress};
+		body.msg = *cmd;
+		struct iovec iov = {&body, sizeof(body)};
+		uint64_t lsn = log_record(a, CAIRN__WAL_COMMAND, &iov, 1);
+		if (lsn == 0) {
+			/* Applied in memory but never durable: refuse it like the rest. */
+			error_msg(cmd, CAIRN_E_WAL_FAILED, (uint32_t)-s->failed, out);
+			return 0;
+		}
+		if (id && cairn__dedup_put(s->dedup, l->session_id, id, lsn, out) < 0) {
+			cairn__warn("exactly-once table: out of memory; request %llu of session "
+				    "%016llx would be applied again if resubmitted",
+				    (unsigned long long)id, (unsigned long long)l->session_id);
+		}
+		s->records_since_snapshot++;
+		return lsn;
+	}
+	switch (t) {
+	case CAIRN_MSG_WAL_STATUS:
+		wal_status(a, cmd, out);
+		return 0;
+	case CAIRN_MSG_SNAPSHOT:
+	case CAIRN_MSG_ROLLBACK:
+		return store_command(a, l, cmd, ingress, out);
+	default:
+		cairnd_handle(d, l, cmd, ingress, out);
+		return s->appended;
+	}
+}
+
+/* Publishes the held results of l whose commands are durable, in order. */
+static void publish_held(struct applier *a, struct lane *l)
+{
+	uint64_t durable = a->d->store.durable;
+	unsigned k = 0;
+	while (l->held_n && l->held[l->held_head].horizon <= durable) {
+		/* The slot was checked free when the command was taken (serve). */
+		cairn__ring_owner_push(&l->res, &l->held[l->held_head].msg);
+		l->held_head = (l->held_head + 1) & (uint32_t)l->res.mask;
+		k++;
+		if (--l->held_n == 0) {
+			a->holding--;
+		}
+	}
+	if (k) {
+		a->results += k;
+		a->wakes += cairn__doorbell_ring(&l->res.hdr->bell);
+	}
+}
+
+/* Hands the store thread the job taken this turn, now that its result has a slot. */
+static void post_job(struct applier *a, struct lane *l, uint32_t index)
+{
+	struct cairnd_store *s = &a->d->store;
+	a->pending_job.held_index = index;
+	s->job_running = true;
+	pthread_mutex_lock(&s->lock);
+	s->job = a->pending_job;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	(void)l;
+}
+
+/*
+ * Applies a rollback whose hunt image the store thread computed: puts the hunt back,
+ * then logs the command with the image, so that replaying the log repeats it exactly.
+ * Returns the result's horizon.
+ */
+static uint64_t rollback(struct applier *a, const struct store_job *job, struct cairn_msg *out)
+{
+	struct daemon *d = a->d;
+	struct cairnd_store *s = &d->store;
+	struct cairn_rollback rb;
+	memcpy(&rb, job->cmd.payload, sizeof(rb));
+	if (job->status < 0) {
+		int code = -job->status >= CAIRN_E_BAD_MAGIC ? -job->status : CAIRN_E_ROLLBACK_RANGE;
+		error_msg(&job->cmd, code, 0, out);
+		return s->appended;
+	}
+	if (s->failed) {
+		error_msg(&job->cmd, CAIRN_E_WAL_FAILED, (uint32_t)-s->failed, out);
+		return 0;
+	}
+	uint64_t body_len = sizeof(struct cairn__wal_command) + job->image_len;
+	if (body_len > CAIRN__WAL_MAX_BODY ||
+	    cairn__wal_rec_size((uint32_t)body_len) + CAIRN__WAL_SEG_HEADER > d->cfg.wal_segment_bytes) {
+		cairn__warn("rollback of hunt %08x: its image (%zu bytes) does not fit a log segment "
+			    "(--wal-segment-mb)",
+			    rb.hunt_id, job->image_len);
+		error_msg(&job->cmd, CAIRN_E_BAD_VALUE, 0, out);
+		return s->appended;
+	}
+	uint32_t players = 0, clues = 0;
+	int r = cairn__engine_hunt_replace(d->engine, rb.hunt_id, job->image, job->image_len, rb.lsn,
+					   &players, &clues);
+	if (r < 0) {
+		error_msg(&job->cmd, -r >= CAIRN_E_BAD_MAGIC ? -r : CAIRN_E_BAD_SNAPSHOT, 0, out);
+		cairn__count_command(d->engine_counters, CAIRN_MSG_ROLLBACK, out->hdr.status);
+		return s->appended;
+	}
+	struct cairn__wal_command body = {.session = job->session, .ingress_ns = ingress_stamp(d)};
+	body.msg = job->cmd;
+	struct iovec iov[2] = {{&body, sizeof(body)}, {job->image, job->image_len}};
+	uint64_t lsn = log_record(a, CAIRN__WAL_ROLLBACK, iov, 2);
+	if (lsn == 0) {
+		error_msg(&job->cmd, CAIRN_E_WAL_FAILED, (uint32_t)-s->failed, out);
+		return 0;
+	}
+	cairn__rollback_result(&job->cmd, lsn, players, clues, out);
+	if (job->cmd.hdr.request_id) {
+		cairn__dedup_put(s->dedup, job->session, job->cmd.hdr.request_id, lsn, out);
+	}
+	cairn__count_command(d->engine_counters, CAIRN_MSG_ROLLBACK, 0);
+	cairn__info("rolled hunt %08x back to LSN %llu (logged as LSN %llu): %u players, %u clues",
+		    rb.hunt_id, (unsigned long long)rb.lsn, (unsigned long long)lsn, players, clues);
+	return lsn;
+}
+
+/* Takes the store thread's answer, if there is one, into its held result. */
+static void take_job_answer(struct applier *a)
+{
+	struct daemon *d = a->d;
+	struct cairnd_store *s = &d->store;
+	/* Acquire pairs with the store thread's release: the answer is complete. */
+	if (!cairn__load_acquire(&s->done_flag)) {
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	struct store_job job = s->done;
+	s->done.kind = JOB_NONE;
+	s->done.image = NULL;
+	cairn__store_relaxed(&s->done_flag, 0);
+	pthread_mutex_unlock(&s->lock);
+	s->job_running = false;
+
+	struct cairn_msg out;
+	uint64_t horizon = s->failed || !cairnd_store_hold(d) ? 0 : s->appended;
+	if (job.kind == JOB_SNAPSHOT) {
+		if (job.status < 0) {
+			error_msg(&job.cmd, -job.status, 0, &out);
+		} else {
+			memset(&out, 0, sizeof(out));
+			out.hdr.type = CAIRN_MSG_SNAPSHOT_TAKEN;
+			out.hdr.length = CAIRN_MSG_SNAPSHOT_TAKEN_LEN_MIN;
+			out.hdr.request_id = job.cmd.hdr.request_id;
+			memcpy(out.payload, &job.snap, sizeof(job.snap));
+		}
+	} else {
+		horizon = rollback(a, &job, &out);
+		if (!cairnd_store_hold(d)) {
+			horizon = 0;
+		}
+	}
+	free(job.image);
+	struct lane *l = job.lane;
+	if (l->client_id != job.client_id || !l->held) {
+		return; /* the client left meanwhile */
+	}
+	struct held *h = &l->held[job.held_index];
+	h->msg = out;
+	h->horizon = horizon;
+	publish_held(a, l);
 }
 
 /*
@@ -154,21 +564,23 @@ static unsigned serve(struct applier *a, struct lane *l)
 {
 	struct daemon *d = a->d;
 	struct cairn_msg cmds[CAIRND_MAX_BATCH], outs[CAIRND_MAX_BATCH];
+	uint64_t horizon[CAIRND_MAX_BATCH];
 	unsigned max = d->cfg.batch < CAIRND_MAX_BATCH ? d->cfg.batch : CAIRND_MAX_BATCH;
 	/* Never look a lap ahead: a ring smaller than the batch holds only capacity results. */
-	if (max > (uint64_t)l->res.mask + 1) {
-		max = l->res.mask + 1;
+	if (max > (uint64_t)l->res.mask + 1 - l->held_n) {
+		max = (unsigned)(l->res.mask + 1 - l->held_n);
 	}
 	unsigned n = 0;
 	/*
 	 * Take a command only while its result has a free slot (seq == pos): a slot still
 	 * holding last lap's result (seq == pos - mask) means the client has not read it,
-	 * and any other value was written by the client, which drops the lane. Checking
-	 * room command by command, rather than counting it first, reads one result slot for
-	 * a lone command instead of a batch's worth.
+	 * and any other value was written by the client, which drops the lane. Results held
+	 * back for the log own the slots after the cursor. Checking room command by command,
+	 * rather than counting it first, reads one result slot for a lone command instead of
+	 * a batch's worth.
 	 */
 	while (n < max) {
-		uint64_t pos = l->res.cursor + n;
+		uint64_t pos = l->res.cursor + l->held_n + n;
 		uint64_t seq = cairn__load_acquire(&l->res.slots[pos & l->res.mask].seq);
 		if (seq != pos) {
 			if (seq != pos - l->res.mask) {
@@ -195,21 +607,86 @@ static unsigned serve(struct applier *a, struct lane *l)
 		return 0;
 	}
 	l->blocked = false;
-	uint64_t ingress = cairn__now_ns();
+	uint64_t ingress = ingress_stamp(d);
 	for (unsigned i = 0; i < n; i++) {
 		cairn__engine_prefetch(d->engine, &cmds[i]);
 	}
 	for (unsigned i = 0; i < n; i++) {
-		cairnd_handle(d, l, &cmds[i], ingress, &outs[i]);
+		horizon[i] = apply_one(a, l, &cmds[i], ingress, &outs[i]);
 		a->errors += outs[i].hdr.type == CAIRN_MSG_ERROR;
 	}
-	for (unsigned i = 0; i < n; i++) {
-		cairn__ring_owner_push(&l->res, &outs[i]);
-	}
 	a->commands += n;
-	a->results += n;
-	a->wakes += cairn__doorbell_ring(&l->res.hdr->bell);
+	if (!l->held || (l->held_n == 0 && !cairnd_store_hold(d) && !a->deferred_this_turn)) {
+		for (unsigned i = 0; i < n; i++) {
+			cairn__ring_owner_push(&l->res, &outs[i]);
+		}
+		a->results += n;
+		a->wakes += cairn__doorbell_ring(&l->res.hdr->bell);
+		return n;
+	}
+	/* Results wait, in order, for the log (and deferred ones for the store thread). */
+	uint32_t mask = l->res.mask;
+	for (unsigned i = 0; i < n; i++) {
+		struct held *h = &l->held[(l->held_head + l->held_n) & mask];
+		h->msg = outs[i];
+		/* After a log failure nothing waits for the disk any more: it will not come. */
+		bool wait = (cairnd_store_hold(d) && !d->store.failed) || horizon[i] == HELD_DEFERRED;
+		h->horizon = wait ? horizon[i] : 0;
+		if (horizon[i] == HELD_DEFERRED) {
+			post_job(a, l, (l->held_head + l->held_n) & mask);
+		}
+		if (l->held_n++ == 0) {
+			a->holding++;
+		}
+	}
+	a->deferred_this_turn = false;
+	publish_held(a, l);
 	return n;
+}
+
+/*
+ * The log's side of a turn: submits what gathered (at once in sync mode, within
+ * --flush-ms in relaxed mode), reaps finished writes without a syscall, publishes the
+ * results whose commands are now durable, and notices a failed log.
+ */
+static void store_tick(struct applier *a)
+{
+	struct daemon *d = a->d;
+	struct cairnd_store *s = &d->store;
+	take_job_answer(a);
+	if (s->appended == s->durable && !s->failed) {
+		return;
+	}
+	if (d->cfg.durability != CAIRN_DURABILITY_RELAXED ||
+	    (s->flush_due && !cairn__wal_busy(s->wal) && cairn__now_ns() >= s->flush_due)) {
+		if (!cairn__wal_busy(s->wal)) {
+			s->flush_due = 0;
+		}
+		cairn__wal_kick(s->wal);
+	}
+	uint64_t durable = cairn__wal_poll(s->wal);
+	const char *what = NULL;
+	int err = cairn__wal_error(s->wal, &what);
+	if (err && !s->failed) {
+		log_failed(a, err, what);
+	}
+	if (durable != s->durable || err) {
+		if (durable > s->durable) {
+			s->durable = durable;
+			/* Release: for the store thread, which reads the log up to it. */
+			cairn__store_release(&s->durable_lsn, durable);
+		}
+		for (unsigned i = 0; a->holding && i < a->nactive; i++) {
+			publish_held(a, a->active[i]);
+		}
+	}
+}
+
+/* Whether the log or the store thread has work out that a turn must come back for. */
+static bool store_waiting(const struct applier *a)
+{
+	const struct cairnd_store *s = &a->d->store;
+	return s->wal && ((s->appended > s->durable && !s->failed) || s->job_running);
 }
 
 /*
@@ -237,8 +714,11 @@ static void wake_event_readers(struct applier *a)
 	}
 }
 
-/* Sleeps until a command doorbell or the control doorbell rings, or a timeout. */
-static void sleep_on_lanes(struct applier *a)
+/*
+ * Sleeps until a command doorbell or the control doorbell rings, or a timeout (at most
+ * max_ns when not 0).
+ */
+static void sleep_on_lanes(struct applier *a, int64_t max_ns)
 {
 	struct daemon *d = a->d;
 	struct cairn__waitv v[CAIRN__WAITV_MAX];
@@ -269,6 +749,9 @@ static void sleep_on_lanes(struct applier *a)
 		a->sleeps++;
 		publish_counters(a);
 		int64_t t = any_blocked || !use_waitv ? BLOCKED_SLEEP_NS : SLEEP_NS;
+		if (max_ns && t > max_ns) {
+			t = max_ns;
+		}
 		if (use_waitv) {
 			int r = cairn__futex_waitv(v, n, t);
 			if (r == -ENOSYS || r == -EPERM) {
@@ -297,6 +780,9 @@ static void sleep_on_lanes(struct applier *a)
  */
 static bool drained(struct applier *a)
 {
+	if (a->holding || store_waiting(a)) {
+		return false;
+	}
 	for (unsigned i = 0; i < a->nactive; i++) {
 		if (cairn__ring_owner_readable(&a->active[i]->cmd)) {
 			return false;
@@ -331,6 +817,9 @@ void *cairnd_apply_main(void *arg)
 		if (a.nactive) {
 			a.next = (a.next + 1) % a.nactive;
 		}
+		if (d->store.wal) {
+			store_tick(&a);
+		}
 		if (did) {
 			wake_event_readers(&a);
 		}
@@ -364,14 +853,36 @@ void *cairnd_apply_main(void *arg)
 		if (did) {
 			cairn__idle_reset(&idle);
 		} else if (cairn__idle_step(&idle)) {
-			/*
-			 * No reset here: after a sleep that found nothing to do, the next empty
-			 * turn goes straight back to sleep instead of spinning again.
-			 */
-			sleep_on_lanes(&a);
+			if (store_waiting(&a)) {
+				/*
+				 * The log has a write out or the store thread a job: wait for the
+				 * disk briefly (so that new commands are not kept waiting behind a
+				 * slow one) rather than on the doorbells, which it cannot ring.
+				 */
+				if (d->store.appended > d->store.durable && !d->store.failed) {
+					cairn__wal_wait(d->store.wal, d->store.appended, 100 * 1000);
+				} else {
+					sleep_on_lanes(&a, BLOCKED_SLEEP_NS);
+				}
+			} else {
+				/*
+				 * No reset here: after a sleep that found nothing to do, the next
+				 * empty turn goes straight back to sleep instead of spinning again.
+				 */
+				sleep_on_lanes(&a, 0);
+			}
 			uint64_t now = cairn__now_ns();
 			last_beat = now;
 			cairn__store_relaxed(&d->hdr->heartbeat_ns, now);
+		}
+	}
+	if (d->store.wal) {
+		/* What was appended is written before the results that wait for it go out. */
+		cairn__wal_wait(d->store.wal, d->store.appended, (int64_t)d->cfg.drain_timeout_ns);
+		store_tick(&a);
+		if (a.duplicates) {
+			cairn__info("%llu resubmitted requests were answered from the exactly-once "
+				    "table", (unsigned long long)a.duplicates);
 		}
 	}
 	publish_counters(&a);

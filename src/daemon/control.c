@@ -21,6 +21,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -42,8 +43,9 @@ struct pending {
 	int fd;
 	uint64_t deadline;
 	struct ucred cred;
-	uint8_t buf[sizeof(struct cairn_hello)];
+	uint8_t buf[sizeof(struct cairn_hello) + sizeof(struct cairn_hello_session)];
 	size_t got;
+	size_t want; /* the hello, then its hello_session when its flags say one follows */
 	struct pending *next;
 };
 
@@ -233,7 +235,8 @@ static bool allowed(const struct cairnd_config *cfg, const struct ucred *cr)
 	return false;
 }
 
-static void send_welcome(int fd, int status, const struct lane *l, const int fds[2])
+static void send_welcome(const struct daemon *d, int fd, int status, const struct lane *l,
+			 const int fds[2])
 {
 	struct cairn_welcome w;
 	union {
@@ -249,6 +252,11 @@ static void send_welcome(int fd, int status, const struct lane *l, const int fds
 	if (l) {
 		w.lane_id = l->id;
 		w.client_id = l->client_id;
+		w.session_id = l->session_id;
+		w.dedup_window = d->store.window;
+		w.resumed = l->resumed;
+		/* Relaxed: a figure for the client's information, published by the apply thread. */
+		w.durable_lsn = cairn__load_relaxed(&d->store.durable_lsn);
 	}
 	struct iovec iov = {.iov_base = &w, .iov_len = sizeof(w)};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
@@ -272,7 +280,7 @@ static void refuse(struct control *c, struct pending *p, int code, const char *w
 {
 	cairn__warn("refused attach from pid %d uid %u gid %u: %s", (int)p->cred.pid,
 		    (unsigned)p->cred.uid, (unsigned)p->cred.gid, why);
-	send_welcome(p->fd, code, NULL, NULL);
+	send_welcome(c->d, p->fd, code, NULL, NULL);
 	c->refused++;
 	publish(c);
 }
@@ -285,6 +293,45 @@ static struct lane *free_lane(struct daemon *d)
 		}
 	}
 	return NULL;
+}
+
+/* Whether a lane that is attached or still being released serves this session. */
+static bool session_attached(const struct daemon *d, uint64_t session)
+{
+	for (uint32_t i = 0; i < d->cfg.max_clients; i++) {
+		const struct lane *l = &d->lanes[i];
+		if (l->phase != LANE_FREE && l->session_id == session) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Whether this session attached before during the daemon's life, or had results in the
+ * state recovered at startup (the welcome's "resumed"). The control thread keeps the set
+ * itself; it is information for the client, never a condition for anything.
+ */
+static bool session_known(struct daemon *d, uint64_t session)
+{
+	struct cairnd_sessions *k = &d->known;
+	if (cairnd_sessions_has(k, session)) {
+		return true;
+	}
+	cairnd_sessions_add(k, session);
+	return false;
+}
+
+/* A session id for a client that did not bring one: random, non-zero. */
+static uint64_t draw_session(void)
+{
+	uint64_t v = 0;
+	while (v == 0) {
+		if (getrandom(&v, sizeof(v), 0) != sizeof(v)) {
+			v = cairn__now_ns() ^ ((uint64_t)getpid() << 32);
+		}
+	}
+	return v;
 }
 
 /*
@@ -306,9 +353,25 @@ static void handshake(struct control *c, struct pending *p)
 		refuse(c, p, CAIRN_E_DENIED, why);
 		goto close;
 	}
-	if (h.magic != CAIRN_HELLO_MAGIC || h.flags != 0) {
+	if (h.magic != CAIRN_HELLO_MAGIC || (h.flags & ~(uint32_t)CAIRN_HELLO_SESSION) != 0) {
 		refuse(c, p, CAIRN_E_HANDSHAKE, "malformed hello");
 		goto close;
+	}
+	uint64_t session = 0;
+	if (h.flags & CAIRN_HELLO_SESSION) {
+		struct cairn_hello_session hs;
+		memcpy(&hs, p->buf + sizeof(h), sizeof(hs));
+		if (hs.session_id == 0) {
+			refuse(c, p, CAIRN_E_HANDSHAKE, "session id 0");
+			goto close;
+		}
+		session = hs.session_id;
+		if (session_attached(d, session)) {
+			snprintf(why, sizeof(why), "session %016llx is attached on another lane",
+				 (unsigned long long)session);
+			refuse(c, p, CAIRN_E_SESSION_IN_USE, why);
+			goto close;
+		}
 	}
 	if (h.version_major != CAIRN_PROTO_MAJOR) {
 		snprintf(why, sizeof(why), "protocol %u.%u, this daemon speaks %u.x",
@@ -320,7 +383,17 @@ static void handshake(struct control *c, struct pending *p)
 		refuse(c, p, CAIRN_E_SHUTTING_DOWN, "shutting down");
 		goto close;
 	}
-	if (cairn__lane_plan(h.cmd_capacity, h.res_capacity, h.blob_size, &lay) < 0) {
+	/*
+	 * A client can miss the results of at most as many commands as its result ring
+	 * holds, and the exactly-once table keeps that many per session: a larger ring is
+	 * cut down to the window (the lane header tells the client what it got).
+	 */
+	uint32_t res_capacity = h.res_capacity;
+	if (cairn__lane_plan(h.cmd_capacity, res_capacity, h.blob_size, &lay) == 0 &&
+	    d->store.window && lay.res_capacity > d->store.window) {
+		res_capacity = d->store.window;
+	}
+	if (cairn__lane_plan(h.cmd_capacity, res_capacity, h.blob_size, &lay) < 0) {
 		snprintf(why, sizeof(why), "bad lane request (rings %u/%u slots, arena %u bytes)",
 			 h.cmd_capacity, h.res_capacity, h.blob_size);
 		refuse(c, p, CAIRN_E_LAYOUT, why);
@@ -360,6 +433,8 @@ static void handshake(struct control *c, struct pending *p)
 	memset(l, 0, sizeof(*l));
 	l->id = id;
 	l->client_id = ++d->next_client_id;
+	l->session_id = session ? session : draw_session();
+	l->resumed = session != 0 && session_known(d, session);
 	l->sock = p->fd;
 	l->pid = p->cred.pid;
 	l->uid = p->cred.uid;
@@ -385,7 +460,7 @@ static void handshake(struct control *c, struct pending *p)
 	c->attached++;
 	publish(c);
 	int fds[2] = {d->state_fd, lane_fd};
-	send_welcome(p->fd, 0, l, fds);
+	send_welcome(d, p->fd, 0, l, fds);
 	/* The client holds its own descriptor now; the mapping keeps ours alive. */
 	close(lane_fd);
 	cairn__info("attached client %llu (pid %d uid %u, \"%s\") on lane %u: rings %u/%u, "
@@ -443,6 +518,7 @@ static void accept_clients(struct control *c)
 		}
 		p->fd = fd;
 		p->deadline = cairn__now_ns() + HANDSHAKE_TIMEOUT_NS;
+		p->want = sizeof(struct cairn_hello);
 		p->next = c->pending;
 		c->pending = p;
 		c->npending++;
@@ -456,7 +532,7 @@ static void read_hello(struct control *c, struct pending *p)
 {
 	ssize_t n;
 	do {
-		n = recv(p->fd, p->buf + p->got, sizeof(p->buf) - p->got, MSG_DONTWAIT);
+		n = recv(p->fd, p->buf + p->got, p->want - p->got, MSG_DONTWAIT);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0 && errno == EAGAIN) {
 		return;
@@ -466,7 +542,15 @@ static void read_hello(struct control *c, struct pending *p)
 		return;
 	}
 	p->got += (size_t)n;
-	if (p->got == sizeof(p->buf)) {
+	if (p->got == sizeof(struct cairn_hello) && p->want == sizeof(struct cairn_hello)) {
+		struct cairn_hello h;
+		memcpy(&h, p->buf, sizeof(h));
+		if (h.flags & CAIRN_HELLO_SESSION) {
+			p->want += sizeof(struct cairn_hello_session);
+			return;
+		}
+	}
+	if (p->got == p->want) {
 		handshake(c, p);
 		remove_pending(c, p);
 	}
@@ -638,15 +722,24 @@ int cairnd_run(struct daemon *d)
 	pthread_mutex_init(&d->to_apply_lock, NULL);
 	pthread_mutex_init(&d->to_control_lock, NULL);
 
-	r = make_state(d, d->numa_node);
-	if (r < 0) {
-		return r;
-	}
-	/* Signals arrive through a signalfd here, never as handlers in the apply thread. */
+	/*
+	 * Signals arrive through a signalfd here, never as handlers in another thread: block
+	 * them before the store starts its threads (and the log its own), which inherit the
+	 * mask; a thread that did not block SIGTERM would die of it, and the daemon with it.
+	 */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	r = make_state(d, d->numa_node);
+	if (r < 0) {
+		return r;
+	}
+	r = cairnd_store_open(d);
+	if (r < 0) {
+		cairnd_store_close(d);
+		return r;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	c.epfd = epoll_create1(EPOLL_CLOEXEC);
 	c.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -706,6 +799,7 @@ int cairnd_run(struct daemon *d)
 		expire_pending(&c);
 	}
 	pthread_join(d->apply_thread, NULL);
+	cairnd_store_close(d);
 	cairn__store_relaxed(&d->hdr->daemon_state, CAIRN_DAEMON_STOPPED);
 	for (uint32_t i = 0; i < d->cfg.max_clients; i++) {
 		struct lane *l = &d->lanes[i];

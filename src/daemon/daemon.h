@@ -19,6 +19,9 @@
 
 #include "cairn/protocol.h"
 #include "engine/engine.h"
+#include "store/dedup.h"
+#include "store/recover.h"
+#include "wal/wal.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
 
@@ -47,6 +50,33 @@ struct cairnd_config {
 	uint32_t max_entities;
 	uint32_t shards;
 	uint32_t event_capacity;
+
+	/* Durability (store.c). */
+	const char *data_dir;         /* NULL with --durability=none */
+	uint32_t durability;          /* CAIRN_DURABILITY_* */
+	uint64_t flush_ns;            /* relaxed: longest time a record waits to be written */
+	enum cairn__wal_backend wal_backend;
+	uint64_t wal_segment_bytes;
+	uint32_t dedup_window;        /* results kept per session */
+	uint32_t max_sessions;        /* sessions kept in the exactly-once table */
+	uint64_t snapshot_records;    /* snapshot after this many records (0: never) */
+	uint64_t snapshot_interval_ns; /* ... or this long after the last one, if anything changed */
+	unsigned keep_snapshots;
+	bool truncate_at_damage;      /* --recover=truncate-at-damage */
+};
+
+/* Session ids the control thread has seen (the welcome's "resumed"). */
+struct cairnd_sessions {
+	uint64_t *slots; /* open addressing, 0 = empty */
+	size_t cap, n;
+};
+bool cairnd_sessions_has(const struct cairnd_sessions *k, uint64_t id);
+void cairnd_sessions_add(struct cairnd_sessions *k, uint64_t id);
+
+/* A result held back until the log has its command, or until a deferred job ends. */
+struct held {
+	struct cairn_msg msg;
+	uint64_t horizon; /* publish once the durable LSN reaches this; UINT64_MAX: deferred */
 };
 
 /*
@@ -81,8 +111,17 @@ struct lane {
 	uint8_t *blob;
 	uint64_t blob_size;
 
+	uint64_t session_id; /* the client's session: the exactly-once key with request ids */
+	uint32_t resumed;    /* the welcome said so */
+
 	/* Apply thread only. */
 	bool blocked; /* result ring full at the last turn */
+	/*
+	 * Results applied but not yet published, in order (a ring of res capacity entries):
+	 * they wait for the log to make their commands durable, or for a deferred job.
+	 */
+	struct held *held;
+	uint32_t held_head, held_n;
 	/*
 	 * Set by the apply thread before it posts EV_DROPPED; the control thread reads it
 	 * after taking that message from the mutex-protected queue.
@@ -101,6 +140,64 @@ enum lane_event {
 struct lane_msg {
 	enum lane_event ev;
 	struct lane *lane;
+};
+
+/* The store thread's work: snapshots and rollbacks, off the apply thread. */
+enum store_job_kind { JOB_NONE, JOB_SNAPSHOT, JOB_ROLLBACK };
+
+struct store_job {
+	enum store_job_kind kind;
+	/* Who waits for the answer: a held result of this lane, if it still serves the client. */
+	struct lane *lane;
+	uint64_t client_id;
+	uint64_t session;
+	uint32_t held_index;
+	struct cairn_msg cmd;
+	uint64_t ingress_ns;
+	/* The answer, filled by the store thread. */
+	int status;         /* 0 or -code */
+	uint8_t *image;     /* rollback: the hunt's image at the target LSN (malloc) */
+	size_t image_len;
+	struct cairn_snapshot_reply snap;
+};
+
+struct cairnd_store {
+	char wal_dir[4096];
+	char snap_dir[4096];
+	int lock_fd;
+	struct cairn__wal *wal; /* NULL: no durability */
+	struct cairn__dedup *dedup;
+	uint32_t window; /* the exactly-once window (0 without a data directory) */
+	uint32_t backend; /* CAIRN_WAL_* */
+
+	/* Apply thread. */
+	uint64_t stamp_offset; /* added to CLOCK_MONOTONIC: stamps continue past the log's */
+	uint64_t last_stamp;
+	int failed; /* 0, or the log's error: changes are refused */
+	uint64_t appended, durable;
+	uint64_t flush_due; /* relaxed: when the open batch must be written */
+	uint64_t records_since_snapshot;
+	uint64_t recovered_prev_sum; /* the chain link of the last record recovered */
+
+	/* Published by the apply thread for other threads (atomic). */
+	uint64_t durable_lsn;
+
+	/* The store thread. */
+	pthread_t thread;
+	bool thread_started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;                 /* guarded by lock */
+	bool snapshot_due;         /* guarded by lock: a periodic snapshot is wanted */
+	struct store_job job;      /* guarded by lock: the job asked for (kind != JOB_NONE) */
+	struct store_job done;     /* guarded by lock: the job finished (kind != JOB_NONE) */
+	uint32_t done_flag;        /* atomic: done holds an answer for the apply thread */
+	bool job_running;          /* apply thread: a job is out */
+	uint64_t target_lsn;       /* guarded by lock: catch up to here (the durable LSN) */
+	uint64_t snapshot_lsn;     /* atomic: newest snapshot */
+	uint64_t oldest_snapshot_lsn; /* atomic: oldest snapshot kept (rollback reach) */
+	uint64_t log_start_lsn;    /* atomic: first LSN the log still holds */
+	struct cairn__replica follower; /* store thread only once started */
 };
 
 struct daemon {
@@ -140,6 +237,9 @@ struct daemon {
 
 	pthread_t apply_thread;
 	int apply_result; /* 0, or why the apply thread stopped early */
+
+	struct cairnd_store store;
+	struct cairnd_sessions known; /* control thread */
 };
 
 /* control.c */
@@ -152,6 +252,11 @@ void cairnd_post_to_control(struct daemon *d, enum lane_event ev, struct lane *l
 
 /* main.c: loads the embedded map and every --map file. Returns 0 or -errno/-code. */
 int cairnd_load_maps(struct daemon *d);
+
+/* store.c */
+int cairnd_store_open(struct daemon *d);  /* recovery, the log, the store thread */
+void cairnd_store_close(struct daemon *d); /* after the apply thread has finished */
+bool cairnd_store_hold(const struct daemon *d); /* whether results wait for the log */
 
 /* handlers.c: builds the command lookup; called once before the apply thread starts. */
 void cairnd_handlers_init(void);

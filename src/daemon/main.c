@@ -55,6 +55,34 @@ static void usage(FILE *f)
 		"                         512; a 128x96 map takes 16 KiB per hunt, 512x512 512 "
 		"KiB)\n"
 		"\n"
+		"Durability:\n"
+		"  --data-dir DIR         the write-ahead log, snapshots and maps live here\n"
+		"                         (default: $CAIRN_DATA_DIR, else $XDG_STATE_HOME/cairn,\n"
+		"                         else ~/.local/state/cairn); created if missing\n"
+		"  --durability MODE      sync (default): a result is published only once its\n"
+		"                         command is on disk; relaxed: results are published at\n"
+		"                         once and the log is written within --flush-ms, so a\n"
+		"                         crash loses at most that window (plus one fdatasync);\n"
+		"                         none: no log at all, a restart starts empty\n"
+		"  --flush-ms N           relaxed mode: longest wait before a write (default 10)\n"
+		"  --wal-backend B        auto (default: io_uring when it works here, else sync),\n"
+		"                         io_uring, or sync (a thread doing pwrite + fdatasync)\n"
+		"  --wal-segment-mb N     size of each preallocated log segment (default 64)\n"
+		"  --snapshot-records N   snapshot after N logged commands (default 1000000; 0:\n"
+		"                         never by count)\n"
+		"  --snapshot-every-s N   ... or N seconds after the last one if anything changed\n"
+		"                         (default 300; 0: never by time)\n"
+		"  --keep-snapshots N     snapshots kept (default 2); rollback reaches back to the\n"
+		"                         oldest one kept\n"
+		"  --recover MODE         strict (default): damage in the middle of the log stops\n"
+		"                         the start and leaves the files untouched;\n"
+		"                         truncate-at-damage: cut the log there and go on (what\n"
+		"                         followed is lost)\n"
+		"  --dedup-window N       results of changes kept per client session for\n"
+		"                         resubmission after a restart, a power of two (default\n"
+		"                         4096); result rings are cut down to it\n"
+		"  --max-sessions N       client sessions kept in that table (default 4096)\n"
+		"\n"
 		"The state segment reserves address space for every limit above (each hunt slot\n"
 		"gets room for the grid of the largest map), but memory is only used as hunts,\n"
 		"players and clues are created.\n"
@@ -93,10 +121,54 @@ enum {
 	OPT_MAX_ENTITIES,
 	OPT_SHARDS,
 	OPT_EVENTS,
+	OPT_DATA_DIR,
+	OPT_DURABILITY,
+	OPT_FLUSH_MS,
+	OPT_WAL_BACKEND,
+	OPT_WAL_SEGMENT,
+	OPT_SNAP_RECORDS,
+	OPT_SNAP_EVERY,
+	OPT_KEEP_SNAPS,
+	OPT_RECOVER,
+	OPT_DEDUP_WINDOW,
+	OPT_MAX_SESSIONS,
 };
 
+/* Picks one of names[] (NULL-terminated) by string; returns its index or -1. */
+static int parse_word(const char *flag, const char *s, const char *const *names)
+{
+	for (int i = 0; names[i]; i++) {
+		if (strcmp(s, names[i]) == 0) {
+			return i;
+		}
+	}
+	fprintf(stderr, "cairnd: %s takes one of:", flag);
+	for (int i = 0; names[i]; i++) {
+		fprintf(stderr, " %s", names[i]);
+	}
+	fprintf(stderr, "; not '%s'\n", s);
+	return -1;
+}
+
+/* $CAIRN_DATA_DIR, else $XDG_STATE_HOME/cairn, else ~/.local/state/cairn. */
+static int default_data_dir(char *buf, size_t len)
+{
+	const char *e = getenv("CAIRN_DATA_DIR");
+	int n;
+	if (e && *e) {
+		n = snprintf(buf, len, "%s", e);
+	} else if ((e = getenv("XDG_STATE_HOME")) && *e == '/') {
+		n = snprintf(buf, len, "%s/cairn", e);
+	} else if ((e = getenv("HOME")) && *e == '/') {
+		n = snprintf(buf, len, "%s/.local/state/cairn", e);
+	} else {
+		n = snprintf(buf, len, "/tmp/cairn-%u/data", (unsigned)getuid());
+	}
+	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
 static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *sockbuf,
-		      size_t socklen)
+		      size_t socklen, char *databuf, size_t datalen)
 {
 	static const struct option opts[] = {
 		{"socket", required_argument, NULL, OPT_SOCKET},
@@ -116,6 +188,17 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 		{"max-entities", required_argument, NULL, OPT_MAX_ENTITIES},
 		{"shards", required_argument, NULL, OPT_SHARDS},
 		{"event-capacity", required_argument, NULL, OPT_EVENTS},
+		{"data-dir", required_argument, NULL, OPT_DATA_DIR},
+		{"durability", required_argument, NULL, OPT_DURABILITY},
+		{"flush-ms", required_argument, NULL, OPT_FLUSH_MS},
+		{"wal-backend", required_argument, NULL, OPT_WAL_BACKEND},
+		{"wal-segment-mb", required_argument, NULL, OPT_WAL_SEGMENT},
+		{"snapshot-records", required_argument, NULL, OPT_SNAP_RECORDS},
+		{"snapshot-every-s", required_argument, NULL, OPT_SNAP_EVERY},
+		{"keep-snapshots", required_argument, NULL, OPT_KEEP_SNAPS},
+		{"recover", required_argument, NULL, OPT_RECOVER},
+		{"dedup-window", required_argument, NULL, OPT_DEDUP_WINDOW},
+		{"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
 		{0},
 	};
 	long long v;
@@ -216,6 +299,82 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 			}
 			cfg->event_capacity = (uint32_t)v;
 			break;
+		case OPT_DATA_DIR:
+			cfg->data_dir = optarg;
+			break;
+		case OPT_DURABILITY: {
+			static const char *const modes[] = {"none", "sync", "relaxed", NULL};
+			int m = parse_word("--durability", optarg, modes);
+			if (m < 0) {
+				return -1;
+			}
+			/* The names are in the order of the protocol's durability values. */
+			cfg->durability = (uint32_t)m;
+			break;
+		}
+		case OPT_FLUSH_MS:
+			if (parse_num("--flush-ms", optarg, 1, 60000, &v) < 0) {
+				return -1;
+			}
+			cfg->flush_ns = (uint64_t)v * 1000000;
+			break;
+		case OPT_WAL_BACKEND: {
+			static const char *const backends[] = {"auto", "io_uring", "sync", NULL};
+			int b = parse_word("--wal-backend", optarg, backends);
+			if (b < 0) {
+				return -1;
+			}
+			cfg->wal_backend = (enum cairn__wal_backend)b;
+			break;
+		}
+		case OPT_WAL_SEGMENT:
+			if (parse_num("--wal-segment-mb", optarg, 1, 65536, &v) < 0) {
+				return -1;
+			}
+			cfg->wal_segment_bytes = (uint64_t)v << 20;
+			break;
+		case OPT_SNAP_RECORDS:
+			if (parse_num("--snapshot-records", optarg, 0, LLONG_MAX, &v) < 0) {
+				return -1;
+			}
+			cfg->snapshot_records = (uint64_t)v;
+			break;
+		case OPT_SNAP_EVERY:
+			if (parse_num("--snapshot-every-s", optarg, 0, 86400 * 365, &v) < 0) {
+				return -1;
+			}
+			cfg->snapshot_interval_ns = (uint64_t)v * 1000000000u;
+			break;
+		case OPT_KEEP_SNAPS:
+			if (parse_num("--keep-snapshots", optarg, 1, 64, &v) < 0) {
+				return -1;
+			}
+			cfg->keep_snapshots = (unsigned)v;
+			break;
+		case OPT_RECOVER: {
+			static const char *const modes[] = {"strict", "truncate-at-damage", NULL};
+			int m = parse_word("--recover", optarg, modes);
+			if (m < 0) {
+				return -1;
+			}
+			cfg->truncate_at_damage = m == 1;
+			break;
+		}
+		case OPT_DEDUP_WINDOW:
+		case OPT_MAX_SESSIONS:
+			if (parse_num(o == OPT_DEDUP_WINDOW ? "--dedup-window" : "--max-sessions",
+				      optarg, 1, 1 << 20, &v) < 0) {
+				return -1;
+			}
+			if (o == OPT_DEDUP_WINDOW && (v & (v - 1))) {
+				fprintf(stderr, "cairnd: --dedup-window must be a power of two, not "
+						"%lld\n",
+					v);
+				return -1;
+			}
+			*(o == OPT_DEDUP_WINDOW ? &cfg->dedup_window : &cfg->max_sessions) =
+				(uint32_t)v;
+			break;
 		case 'v':
 			cfg->verbose = true;
 			break;
@@ -238,6 +397,16 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 	}
 	if (own_uid) {
 		cfg->allow_uid[cfg->n_allow_uid++] = getuid();
+	}
+	if (cfg->durability == CAIRN_DURABILITY_NONE) {
+		cfg->data_dir = NULL;
+	} else if (!cfg->data_dir) {
+		if (default_data_dir(databuf, datalen) < 0) {
+			fprintf(stderr, "cairnd: the default data directory path is too long; use "
+					"--data-dir\n");
+			return -1;
+		}
+		cfg->data_dir = databuf;
 	}
 	if (!cfg->socket_path) {
 		if (cairn_default_socket_path(sockbuf, socklen) < 0) {
@@ -314,6 +483,7 @@ int main(int argc, char **argv)
 {
 	static struct daemon d;
 	char sockbuf[108];
+	static char databuf[4096];
 	d.cfg = (struct cairnd_config){
 		.cpu = -1,
 		.max_clients = 64,
@@ -325,8 +495,17 @@ int main(int argc, char **argv)
 		.max_entities = 1u << 20,
 		.shards = CAIRN_DEFAULT_SHARDS,
 		.event_capacity = 65536,
+		.durability = CAIRN_DURABILITY_SYNC,
+		.flush_ns = 10 * 1000 * 1000,
+		.wal_backend = CAIRN__WAL_AUTO,
+		.wal_segment_bytes = 64u << 20,
+		.dedup_window = 4096,
+		.max_sessions = 4096,
+		.snapshot_records = 1000000,
+		.snapshot_interval_ns = 300ull * 1000000000u,
+		.keep_snapshots = 2,
 	};
-	if (parse_args(argc, argv, &d.cfg, sockbuf, sizeof(sockbuf)) < 0) {
+	if (parse_args(argc, argv, &d.cfg, sockbuf, sizeof(sockbuf), databuf, sizeof(databuf)) < 0) {
 		return 2;
 	}
 	cairn__log_init("cairnd", d.cfg.verbose ? CAIRN__LOG_DEBUG : CAIRN__LOG_INFO);

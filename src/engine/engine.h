@@ -142,10 +142,13 @@ int cairn__engine_restore(struct cairn__engine *e, const uint8_t *buf, size_t le
  * -CAIRN_E_UNKNOWN_HUNT (the hunt is not alive, or the image is of another hunt),
  * -CAIRN_E_BAD_SNAPSHOT (malformed image, or another map), -CAIRN_E_ROLLBACK_CONFLICT
  * (an id of the image now belongs to another hunt's entity), -CAIRN_E_TOO_MANY_ENTITIES,
- * -ENOMEM. On success publishes one HUNT_ROLLED_BACK event with value event_value,
- * counts as one state change (cairn__engine_applied advances), and stores the hunt's
- * players and clues in *players and *clues (either may be NULL). The result is
- * deterministic: the same engine state and image give the same state hash everywhere.
+ * -ENOMEM. On success publishes one HUNT_ROLLED_BACK event with value event_value (its
+ * stamp, player and clue are 0: the engine is not given the command's stamp), counts as
+ * one state change (cairn__engine_applied and the counters' applied advance), and
+ * stores the hunt's players and clues in *players and *clues (either may be NULL). The
+ * result is deterministic: the same engine state and image give the same state hash
+ * everywhere. The image format and the exact effect on ids and free slots are at the
+ * top of src/engine/rollback.c.
  */
 int cairn__engine_hunt_save(const struct cairn__engine *e, uint32_t hunt_id, uint8_t **buf,
 			    size_t *len);

@@ -71,20 +71,24 @@ int cairn__cmd_hunt_create(struct cairn__engine *e, const struct cairn_msg *c, u
  * Takes an entity out of the grid, its hunt's lists and the entity table. The entity's
  * record is zeroed inside its shard's write section, so a reader never sees half of it.
  */
-void cairn__eng_remove_entity(struct cairn__engine *e, struct hunt *h, uint32_t slot)
+void cairn__eng_drop_entity(struct cairn__engine *e, struct hunt *h, uint32_t slot)
 {
-	struct cairn_entity *en = &e->ents[slot];
-	bool clue = en->kind == CAIRN_ENTITY_CLUE;
-	struct wsection w = {.n = 0};
-	cairn__ws_add(&w, shard_of(h, en->block));
-	cairn__ws_begin(&w);
+	bool clue = e->ents[slot].kind == CAIRN_ENTITY_CLUE;
 	cairn__grid_unlink(e, h, slot);
 	static const struct cairn_entity zero;
 	cairn__grid_put(e, slot, &zero);
-	cairn__ws_end(&w);
 	cairn__hunt_list_del(e, h, slot, clue);
 	cairn__slots_put(&e->ent_slots, slot);
 	e->n_entities--;
+}
+
+void cairn__eng_remove_entity(struct cairn__engine *e, struct hunt *h, uint32_t slot)
+{
+	struct wsection w = {.n = 0};
+	cairn__ws_add(&w, shard_of(h, e->ents[slot].block));
+	cairn__ws_begin(&w);
+	cairn__eng_drop_entity(e, h, slot);
+	cairn__ws_end(&w);
 }
 
 int cairn__cmd_hunt_destroy(struct cairn__engine *e, const struct cairn_msg *c, uint64_t now,

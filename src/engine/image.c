@@ -27,128 +27,129 @@
 #define IMAGE_MAGIC   "CAIRNENG"
 #define IMAGE_VERSION 1u
 
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME  0x100000001b3ull
-
-struct sink {
-	uint8_t *buf;
-	size_t len, cap;
-	bool keep;    /* append to buf */
-	bool hashing; /* feed the hash (the body) */
-	bool oom;
-	uint64_t hash;
-};
-
-static void put(struct sink *s, const void *p, size_t n)
+/*
+ * One live hunt's record: u32 map_id, u64 map_hash, u32 cell_mm, u32 radius_mm,
+ * u32 speed_mm_s, u64 created_ns, u64 order.
+ */
+void cairn__img_put_hunt(struct cairn__sink *s, const struct hunt *h)
 {
-	const uint8_t *b = p;
-	if (s->hashing) {
-		for (size_t i = 0; i < n; i++) {
-			s->hash = (s->hash ^ b[i]) * FNV_PRIME;
-		}
+	cairn__put32(s, h->map_id);
+	cairn__put64(s, h->map->hash);
+	cairn__put32(s, h->cell_mm);
+	cairn__put32(s, h->radius_mm);
+	cairn__put32(s, h->speed_mm_s);
+	cairn__put64(s, h->created_ns);
+	cairn__put64(s, h->order);
+}
+
+bool cairn__img_get_hunt(const struct cairn__engine *e, struct cairn__src *r, uint64_t applied,
+			 struct hunt *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->map_id = cairn__get32(r);
+	uint64_t map_hash = cairn__get64(r);
+	h->cell_mm = cairn__get32(r);
+	h->radius_mm = cairn__get32(r);
+	h->speed_mm_s = cairn__get32(r);
+	h->created_ns = cairn__get64(r);
+	h->order = cairn__get64(r);
+	if (r->bad || h->map_id >= e->cfg.n_maps || e->cfg.maps[h->map_id]->hash != map_hash ||
+	    h->cell_mm < 1 || h->cell_mm > CAIRN_MAX_CELL_MM || h->radius_mm < 1 ||
+	    h->radius_mm > (uint64_t)h->cell_mm * CAIRN_BLOCK_CELLS || h->order > applied) {
+		return false;
 	}
-	if (!s->keep || s->oom) {
-		return;
-	}
-	if (s->len + n > s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 4096;
-		while (cap < s->len + n) {
-			cap *= 2;
-		}
-		uint8_t *nb = realloc(s->buf, cap);
-		if (!nb) {
-			s->oom = true;
-			return;
-		}
-		s->buf = nb;
-		s->cap = cap;
-	}
-	memcpy(s->buf + s->len, b, n);
-	s->len += n;
+	h->map = e->cfg.maps[h->map_id];
+	h->blocks_x = (h->map->width + CAIRN_BLOCK_CELLS - 1) / CAIRN_BLOCK_CELLS;
+	h->blocks_y = (h->map->height + CAIRN_BLOCK_CELLS - 1) / CAIRN_BLOCK_CELLS;
+	h->nshards = e->cfg.shards_per_hunt;
+	h->limit_x = (int64_t)h->map->width * h->cell_mm;
+	h->limit_y = (int64_t)h->map->height * h->cell_mm;
+	return h->limit_x <= INT32_MAX && h->limit_y <= INT32_MAX;
 }
 
-static void put8(struct sink *s, uint8_t v)
+/*
+ * One live entity's record: u8 kind, u8 flags, u32 hunt_id, i32 x, i32 y, u32 claimed_by,
+ * u32 claims, i64 value, u64 stamp_ns, u64 order.
+ */
+void cairn__img_put_entity(struct cairn__sink *s, const struct cairn_entity *en)
 {
-	put(s, &v, 1);
+	cairn__put8(s, en->kind);
+	cairn__put8(s, en->flags);
+	cairn__put32(s, en->hunt_id);
+	cairn__put32(s, (uint32_t)en->x);
+	cairn__put32(s, (uint32_t)en->y);
+	cairn__put32(s, en->claimed_by);
+	cairn__put32(s, en->claims);
+	cairn__put64(s, (uint64_t)en->value);
+	cairn__put64(s, en->stamp_ns);
+	cairn__put64(s, en->order);
 }
 
-static void put32(struct sink *s, uint32_t v)
+bool cairn__img_get_entity(struct cairn__src *r, uint64_t applied, struct cairn_entity *v)
 {
-	uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-	put(s, b, 4);
+	v->kind = cairn__get8(r);
+	v->flags = cairn__get8(r);
+	v->hunt_id = cairn__get32(r);
+	v->x = (int32_t)cairn__get32(r);
+	v->y = (int32_t)cairn__get32(r);
+	v->claimed_by = cairn__get32(r);
+	v->claims = cairn__get32(r);
+	v->value = (int64_t)cairn__get64(r);
+	v->stamp_ns = cairn__get64(r);
+	v->order = cairn__get64(r);
+	return !r->bad && (v->kind == CAIRN_ENTITY_PLAYER || v->kind == CAIRN_ENTITY_CLUE) &&
+	       (v->flags & ~CAIRN_FLAG_CLAIMED) == 0 &&
+	       (v->kind == CAIRN_ENTITY_CLUE || v->flags == 0) && v->order <= applied;
 }
 
-static void put64(struct sink *s, uint64_t v)
+static void write_image(const struct cairn__engine *e, struct cairn__sink *s)
 {
-	put32(s, (uint32_t)v);
-	put32(s, (uint32_t)(v >> 32));
-}
-
-static void write_image(const struct cairn__engine *e, struct sink *s)
-{
-	put(s, IMAGE_MAGIC, 8);
-	put32(s, IMAGE_VERSION);
-	put32(s, e->cfg.n_maps);
+	cairn__put(s, IMAGE_MAGIC, 8);
+	cairn__put32(s, IMAGE_VERSION);
+	cairn__put32(s, e->cfg.n_maps);
 	for (uint32_t i = 0; i < e->cfg.n_maps; i++) {
-		put64(s, e->cfg.maps[i]->hash);
+		cairn__put64(s, e->cfg.maps[i]->hash);
 	}
 	s->hashing = true;
-	put64(s, e->applied);
+	cairn__put64(s, e->applied);
 	const struct slots *hs = &e->hunt_slots;
-	put32(s, hs->hwm);
+	cairn__put32(s, hs->hwm);
 	for (uint32_t i = 0; i < hs->hwm; i++) {
-		put8(s, hs->gen[i]);
-		put8(s, hs->live[i]);
+		cairn__put8(s, hs->gen[i]);
+		cairn__put8(s, hs->live[i]);
 		if (hs->live[i]) {
-			const struct hunt *h = &e->hunts[i];
-			put32(s, h->map_id);
-			put64(s, h->map->hash);
-			put32(s, h->cell_mm);
-			put32(s, h->radius_mm);
-			put32(s, h->speed_mm_s);
-			put64(s, h->created_ns);
-			put64(s, h->order);
+			cairn__img_put_hunt(s, &e->hunts[i]);
 		}
 	}
-	put32(s, hs->nfree);
+	cairn__put32(s, hs->nfree);
 	for (uint32_t i = 0; i < hs->nfree; i++) {
-		put32(s, hs->free[i]);
+		cairn__put32(s, hs->free[i]);
 	}
 	const struct slots *es = &e->ent_slots;
-	put32(s, es->hwm);
+	cairn__put32(s, es->hwm);
 	for (uint32_t i = 0; i < es->hwm; i++) {
-		put8(s, es->gen[i]);
-		put8(s, es->live[i]);
+		cairn__put8(s, es->gen[i]);
+		cairn__put8(s, es->live[i]);
 		if (es->live[i]) {
-			const struct cairn_entity *en = &e->ents[i];
-			put8(s, en->kind);
-			put8(s, en->flags);
-			put32(s, en->hunt_id);
-			put32(s, (uint32_t)en->x);
-			put32(s, (uint32_t)en->y);
-			put32(s, en->claimed_by);
-			put32(s, en->claims);
-			put64(s, (uint64_t)en->value);
-			put64(s, en->stamp_ns);
-			put64(s, en->order);
+			cairn__img_put_entity(s, &e->ents[i]);
 		}
 	}
-	put32(s, es->nfree);
+	cairn__put32(s, es->nfree);
 	for (uint32_t i = 0; i < es->nfree; i++) {
-		put32(s, es->free[i]);
+		cairn__put32(s, es->free[i]);
 	}
 }
 
 uint64_t cairn__engine_hash(const struct cairn__engine *e)
 {
-	struct sink s = {.keep = false, .hash = FNV_OFFSET};
+	struct cairn__sink s = {.keep = false, .hash = CAIRN__FNV_OFFSET};
 	write_image(e, &s);
 	return s.hash;
 }
 
 int cairn__engine_save(const struct cairn__engine *e, uint8_t **buf, size_t *len)
 {
-	struct sink s = {.keep = true, .hash = FNV_OFFSET};
+	struct cairn__sink s = {.keep = true, .hash = CAIRN__FNV_OFFSET};
 	write_image(e, &s);
 	if (s.oom) {
 		free(s.buf);
@@ -159,57 +160,20 @@ int cairn__engine_save(const struct cairn__engine *e, uint8_t **buf, size_t *len
 	return 0;
 }
 
-/* A bounds-checked reader of an untrusted image. */
-struct src {
-	const uint8_t *p, *end;
-	bool bad;
-};
-
-static void get(struct src *r, void *out, size_t n)
-{
-	if (r->bad || (size_t)(r->end - r->p) < n) {
-		r->bad = true;
-		memset(out, 0, n);
-		return;
-	}
-	memcpy(out, r->p, n);
-	r->p += n;
-}
-
-static uint8_t get8(struct src *r)
-{
-	uint8_t v;
-	get(r, &v, 1);
-	return v;
-}
-
-static uint32_t get32(struct src *r)
-{
-	uint8_t b[4];
-	get(r, b, 4);
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-static uint64_t get64(struct src *r)
-{
-	uint64_t lo = get32(r);
-	return lo | (uint64_t)get32(r) << 32;
-}
-
 /*
  * Reads a free stack of n slots below hwm: each must be a slot that is not live, and
  * every slot below hwm that is not live must be on it exactly once.
  */
-static bool read_free(struct src *r, struct slots *s, uint32_t hwm, const uint8_t *live,
+static bool read_free(struct cairn__src *r, struct slots *s, uint32_t hwm, const uint8_t *live,
 		      uint32_t nlive, uint8_t *seen, bool build)
 {
-	uint32_t n = get32(r);
+	uint32_t n = cairn__get32(r);
 	if (r->bad || n != hwm - nlive) {
 		return false;
 	}
 	memset(seen, 0, hwm);
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t slot = get32(r);
+		uint32_t slot = cairn__get32(r);
 		if (r->bad || slot >= hwm || live[slot] || seen[slot]) {
 			return false;
 		}
@@ -247,29 +211,29 @@ static int pending_cmp(const void *a, const void *b)
 static bool parse(struct cairn__engine *e, const uint8_t *buf, size_t len, bool build,
 		  uint8_t *hlive, uint8_t *elive, uint8_t *seen, struct pending *pend)
 {
-	struct src r = {.p = buf, .end = buf + len};
+	struct cairn__src r = {.p = buf, .end = buf + len};
 	char magic[8];
-	get(&r, magic, 8);
-	if (r.bad || memcmp(magic, IMAGE_MAGIC, 8) != 0 || get32(&r) != IMAGE_VERSION) {
+	cairn__get(&r, magic, 8);
+	if (r.bad || memcmp(magic, IMAGE_MAGIC, 8) != 0 || cairn__get32(&r) != IMAGE_VERSION) {
 		return false;
 	}
-	uint32_t n_maps = get32(&r);
+	uint32_t n_maps = cairn__get32(&r);
 	if (r.bad || n_maps > (size_t)(r.end - r.p) / 8) {
 		return false;
 	}
 	for (uint32_t i = 0; i < n_maps; i++) {
-		(void)get64(&r); /* informative: each hunt names its own map's hash */
+		(void)cairn__get64(&r); /* informative: each hunt names its own map's hash */
 	}
-	uint64_t applied = get64(&r);
+	uint64_t applied = cairn__get64(&r);
 
 	/* Hunts. */
-	uint32_t hwm = get32(&r);
+	uint32_t hwm = cairn__get32(&r);
 	if (r.bad || hwm > e->cfg.max_hunts) {
 		return false;
 	}
 	uint32_t nlive = 0;
 	for (uint32_t i = 0; i < hwm; i++) {
-		uint8_t gen = get8(&r), live = get8(&r);
+		uint8_t gen = cairn__get8(&r), live = cairn__get8(&r);
 		if (r.bad || live > 1 || gen == 0) {
 			return false;
 		}
@@ -282,26 +246,7 @@ static bool parse(struct cairn__engine *e, const uint8_t *buf, size_t len, bool 
 		}
 		nlive++;
 		struct hunt h;
-		memset(&h, 0, sizeof(h));
-		h.map_id = get32(&r);
-		uint64_t map_hash = get64(&r);
-		h.cell_mm = get32(&r);
-		h.radius_mm = get32(&r);
-		h.speed_mm_s = get32(&r);
-		h.created_ns = get64(&r);
-		h.order = get64(&r);
-		if (r.bad || h.map_id >= e->cfg.n_maps || e->cfg.maps[h.map_id]->hash != map_hash ||
-		    h.cell_mm < 1 || h.cell_mm > CAIRN_MAX_CELL_MM || h.radius_mm < 1 ||
-		    h.radius_mm > (uint64_t)h.cell_mm * CAIRN_BLOCK_CELLS || h.order > applied) {
-			return false;
-		}
-		h.map = e->cfg.maps[h.map_id];
-		h.blocks_x = (h.map->width + CAIRN_BLOCK_CELLS - 1) / CAIRN_BLOCK_CELLS;
-		h.blocks_y = (h.map->height + CAIRN_BLOCK_CELLS - 1) / CAIRN_BLOCK_CELLS;
-		h.nshards = e->cfg.shards_per_hunt;
-		h.limit_x = (int64_t)h.map->width * h.cell_mm;
-		h.limit_y = (int64_t)h.map->height * h.cell_mm;
-		if (h.limit_x > INT32_MAX || h.limit_y > INT32_MAX) {
+		if (!cairn__img_get_hunt(e, &r, applied, &h)) {
 			return false;
 		}
 		if (build) {
@@ -316,7 +261,7 @@ static bool parse(struct cairn__engine *e, const uint8_t *buf, size_t len, bool 
 	}
 
 	/* Entities. */
-	uint32_t ehwm = get32(&r);
+	uint32_t ehwm = cairn__get32(&r);
 	if (r.bad || ehwm > e->cfg.max_entities) {
 		return false;
 	}
@@ -329,7 +274,7 @@ static bool parse(struct cairn__engine *e, const uint8_t *buf, size_t len, bool 
 	}
 	uint32_t elive_n = 0;
 	for (uint32_t i = 0; i < ehwm; i++) {
-		uint8_t gen = get8(&r), live = get8(&r);
+		uint8_t gen = cairn__get8(&r), live = cairn__get8(&r);
 		if (r.bad || live > 1 || gen == 0) {
 			return false;
 		}
@@ -343,19 +288,7 @@ static bool parse(struct cairn__engine *e, const uint8_t *buf, size_t len, bool 
 		struct cairn_entity v;
 		memset(&v, 0, sizeof(v));
 		v.id = make_id(i, gen);
-		v.kind = get8(&r);
-		v.flags = get8(&r);
-		v.hunt_id = get32(&r);
-		v.x = (int32_t)get32(&r);
-		v.y = (int32_t)get32(&r);
-		v.claimed_by = get32(&r);
-		v.claims = get32(&r);
-		v.value = (int64_t)get64(&r);
-		v.stamp_ns = get64(&r);
-		v.order = get64(&r);
-		if (r.bad || (v.kind != CAIRN_ENTITY_PLAYER && v.kind != CAIRN_ENTITY_CLUE) ||
-		    (v.flags & ~CAIRN_FLAG_CLAIMED) != 0 ||
-		    (v.kind == CAIRN_ENTITY_PLAYER && v.flags != 0) || v.order > applied) {
+		if (!cairn__img_get_entity(&r, applied, &v)) {
 			return false;
 		}
 		uint32_t hs = id_slot(v.hunt_id);

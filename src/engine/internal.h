@@ -7,7 +7,8 @@
  *   hunt.c    HUNT_CREATE, HUNT_DESTROY
  *   player.c  JOIN, LEAVE, MOVE and claims; CLUE_PLACE, CLUE_REMOVE
  *   query.c   NEAREST_CLUES, PLAYERS_NEAR, LEADERBOARD, PLAYER_STATE
- *   image.c   save, restore, the state hash
+ *   image.c   save, restore, the state hash; the hunt and entity records of images
+ *   rollback.c  one hunt's image, and putting a hunt back into the state it describes
  *
  * The shared-memory records (hunt_info, entity, block, shard) are the authoritative
  * state; the apply thread is their only writer and reads them with plain loads. Every
@@ -20,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "engine/codec.h"
 #include "engine/engine.h"
 #include "shm/broadcast.h"
 
@@ -223,5 +225,24 @@ int cairn__cmd_player_state(struct cairn__engine *e, const struct cairn_msg *c,
 
 /* Removes a player or clue entirely (LEAVE, CLUE_REMOVE, HUNT_DESTROY). */
 void cairn__eng_remove_entity(struct cairn__engine *e, struct hunt *h, uint32_t slot);
+/*
+ * The same, for a caller that already holds a write section on the entity's shard:
+ * unlinks it from its block, zeroes its record, takes it off the hunt's list and frees
+ * its slot (pushed on the free stack). The hunt's counts are the caller's.
+ */
+void cairn__eng_drop_entity(struct cairn__engine *e, struct hunt *h, uint32_t slot);
+
+/*
+ * image.c: the records that the engine image and the hunt image share (their layout is
+ * at the top of image.c). The readers check what a record can say about itself: a map
+ * that is loaded with the same hash and settings in range for a hunt (and fill in its
+ * geometry, not its grid); a kind, flags and order for an entity (not its hunt or
+ * position). Orders above applied are refused. They return false on a malformed record.
+ */
+void cairn__img_put_hunt(struct cairn__sink *s, const struct hunt *h);
+bool cairn__img_get_hunt(const struct cairn__engine *e, struct cairn__src *r, uint64_t applied,
+			 struct hunt *h);
+void cairn__img_put_entity(struct cairn__sink *s, const struct cairn_entity *en);
+bool cairn__img_get_entity(struct cairn__src *r, uint64_t applied, struct cairn_entity *v);
 
 #endif

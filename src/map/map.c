@@ -535,3 +535,28 @@ void cairn__map_free(struct cairn__map *m)
 	free(m->cells);
 	free(m);
 }
+
+int cairn__map_format(const struct cairn__map *m, char **text, size_t *len)
+{
+	char head[64];
+	int hn = snprintf(head, sizeof(head),
+			  "type octile\nheight %" PRIu32 "\nwidth %" PRIu32 "\nmap\n", m->height,
+			  m->width);
+	size_t size = (size_t)hn + (size_t)m->height * ((size_t)m->width + 1);
+	char *t = malloc(size);
+	if (!t) {
+		return -ENOMEM;
+	}
+	memcpy(t, head, (size_t)hn);
+	char *p = t + hn;
+	const uint8_t *c = m->cells;
+	for (uint32_t y = 0; y < m->height; y++) {
+		for (uint32_t x = 0; x < m->width; x++) {
+			*p++ = *c++ ? '.' : '@';
+		}
+		*p++ = '\n';
+	}
+	*text = t;
+	*len = size;
+	return 0;
+}

@@ -71,6 +71,15 @@ int cairn__map_load(const char *path, struct cairn__map **out, struct cairn__map
  */
 int cairn__map_default(struct cairn__map **out);
 
+/*
+ * Writes m as Moving AI text: the header, then the rows with '.' for a passable cell and
+ * '@' for a blocked one, each ending in "\n". Parsing the text gives a map with the same
+ * size, cells and hash (the other passable and blocked characters are not kept). *text
+ * is a new buffer of *len bytes, not NUL-terminated, that the caller frees with free().
+ * Returns 0 or -ENOMEM. Thread-safe.
+ */
+int cairn__map_format(const struct cairn__map *m, char **text, size_t *len);
+
 /* Frees a map. Accepts NULL. */
 void cairn__map_free(struct cairn__map *m);
 

@@ -14,6 +14,13 @@
  * client can be missing results for at most as many commands as its result ring holds.
  * At most max_sessions sessions are kept; adding one more forgets the session whose
  * latest entry is oldest (by LSN), so the choice depends on the log only.
+ *
+ * Request id 0 means "no exactly-once" by convention: the daemon and the replicas never
+ * find or put it (the table itself treats it like any other id).
+ *
+ * Memory grows with use: a session's entries and index double as it fills, up to the
+ * window, so a session that sent a few commands costs a few hundred bytes; a full one
+ * costs about 88 bytes per entry. Only one thread may use a table.
  */
 #ifndef CAIRN_STORE_DEDUP_H
 #define CAIRN_STORE_DEDUP_H
@@ -33,33 +40,68 @@ int cairn__dedup_new(uint32_t window, uint32_t max_sessions, struct cairn__dedup
 void cairn__dedup_free(struct cairn__dedup *d);
 
 /*
- * The stored result of (session, request_id), or NULL. The pointer is valid until the
- * next put. Cheap: one hash probe for the session (cached for repeats) and one for
- * the request.
+ * The stored result of (session, request_id), or NULL. When a request id was put twice
+ * and both are in the window, the later one. The pointer is valid until the next put,
+ * restore or free. Cheap: one hash probe for the session (cached for repeats) and one
+ * for the request.
  */
 const struct cairn_msg *cairn__dedup_find(struct cairn__dedup *d, uint64_t session,
 					  uint64_t request_id);
 
 /*
- * Records result as the answer to (session, request_id), logged at lsn (strictly
- * increasing across calls). Returns 0 or -ENOMEM (then the table is unchanged).
+ * Starts the memory loads that a find or put of (session, request_id) will need (the
+ * index slots of the request and of the entry the put would push out), so that work
+ * done in between overlaps their cache misses. Only a hint: changes nothing.
+ */
+void cairn__dedup_prefetch(struct cairn__dedup *d, uint64_t session, uint64_t request_id);
+
+/*
+ * Records result (copied) as the answer to (session, request_id), logged at lsn, which
+ * must be greater than every LSN put before (and restored). The session's oldest entry
+ * goes when it already holds `window`; a new session makes the session whose latest
+ * entry is oldest go when there are already max_sessions. Returns 0, -EINVAL (lsn not
+ * increasing, or result NULL) or -ENOMEM; on error the table is unchanged.
  */
 int cairn__dedup_put(struct cairn__dedup *d, uint64_t session, uint64_t request_id, uint64_t lsn,
 		     const struct cairn_msg *result);
 
-/* Sessions held, and entries held over all of them. */
+/* Sessions held, and entries held over all of them (either pointer may be NULL). */
 void cairn__dedup_count(const struct cairn__dedup *d, uint64_t *sessions, uint64_t *entries);
 
 /*
- * A canonical little-endian image of the table (equal tables give equal bytes) in a new
- * buffer the caller frees. Returns 0 or -ENOMEM.
+ * The ids of the sessions held, into ids (at most max of them), the one whose latest
+ * entry is oldest first (the next to go). Returns how many sessions the table holds
+ * (which may exceed max). For the daemon's startup, to know which sessions the recovered
+ * table answers for.
+ */
+uint32_t cairn__dedup_sessions(const struct cairn__dedup *d, uint64_t *ids, uint32_t max);
+
+/*
+ * Bytes the table has allocated (its entries, indexes and sessions), for metrics.
+ * Walks every session: not for the apply path.
+ */
+uint64_t cairn__dedup_bytes(const struct cairn__dedup *d);
+
+/* The LSN of the latest put or restored entry (0 for an empty table). */
+uint64_t cairn__dedup_last_lsn(const struct cairn__dedup *d);
+
+/* Forgets everything: the table is as cairn__dedup_new made it. */
+void cairn__dedup_clear(struct cairn__dedup *d);
+
+/*
+ * A canonical little-endian image of the table in a new buffer the caller frees with
+ * free(): window, max_sessions, then the sessions by ascending id, each with its entries
+ * oldest first. Tables made with the same parameters that hold the same entries give
+ * equal bytes, whatever their memory layout or history. Returns 0 or -ENOMEM.
  */
 int cairn__dedup_save(const struct cairn__dedup *d, uint8_t **buf, size_t *len);
 
 /*
- * Restores an image into an empty table made with the same window and max_sessions or
- * larger. The image is untrusted: returns 0, -CAIRN_E_BAD_SNAPSHOT (table left empty)
- * or -ENOMEM.
+ * Restores an image into an empty table (one that was never put to) made with the same
+ * window and max_sessions or larger. The image is untrusted: every length, count and
+ * order is checked before it is used. Returns 0, -EBUSY (the table is not empty),
+ * -CAIRN_E_BAD_SNAPSHOT (malformed, or made with a larger window or more sessions), or
+ * -ENOMEM; on error the table is left empty.
  */
 int cairn__dedup_restore(struct cairn__dedup *d, const uint8_t *buf, size_t len);
 

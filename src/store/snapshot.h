@@ -15,17 +15,18 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
-#define CAIRN__SNAP_MAGIC UINT64_C(0x50414E534E524941) /* "AIRNSNAP" */
+#define CAIRN__SNAP_MAGIC   UINT64_C(0x50414E534E524941) /* "AIRNSNAP" */
 #define CAIRN__SNAP_VERSION 1
 
 struct cairn__snap_header {
 	uint64_t magic;
 	uint32_t version;
-	uint32_t header_size; /* 128 */
-	uint64_t lsn;         /* the state after applying every record up to this LSN */
-	uint64_t prev_sum;    /* header_sum of record lsn (0 when lsn is 0): the chain link */
-	uint64_t state_hash;  /* cairn__engine_hash of the engine image */
+	uint32_t header_size;     /* 128 */
+	uint64_t lsn;             /* the state after applying every record up to this LSN */
+	uint64_t prev_sum;        /* header_sum of record lsn (0 when lsn is 0): the chain link */
+	uint64_t state_hash;      /* cairn__engine_hash of the engine image */
 	uint64_t last_ingress_ns; /* latest ingress stamp applied (stamps continue above it) */
 	uint64_t engine_len, engine_sum; /* bytes and XXH3-64 of the engine image */
 	uint64_t dedup_len, dedup_sum;   /* bytes and XXH3-64 of the exactly-once table image */
@@ -44,25 +45,43 @@ struct cairn__snap {
 };
 
 /*
- * Writes a snapshot of (engine image, dedup image) at lsn into dir, as described above,
- * keeping the newest `keep` (>= 1). Returns 0, or -errno with why filled in.
+ * Writes a snapshot of (engine image, dedup image) at hdr->lsn into dir (which must
+ * exist), as described above, keeping the newest `keep` (>= 1) and removing every stale
+ * .tmp first. From hdr it takes lsn, prev_sum, state_hash, last_ingress_ns, engine_len
+ * and dedup_len; it fills in the rest (magic, version, sizes, checksums, created_ns).
+ * A snapshot of the same LSN is replaced. Returns 0, or -errno with why filled in (when
+ * only removing an older snapshot failed, why says that the new one is on disk).
+ * Not thread-safe against another writer of the same directory.
  */
 int cairn__snap_write(const char *dir, const struct cairn__snap_header *hdr, const uint8_t *engine,
 		      const uint8_t *dedup, unsigned keep, char *why, size_t whylen);
 
 /*
- * Lists the snapshots in dir, newest first: their LSNs into lsns (at most max).
- * Returns how many, or -errno.
+ * Lists the snapshots in dir (the files snap-<20 digits>.snap), newest first: their LSNs
+ * into lsns, at most max of them. Returns how many it stored, or -errno (-ENOENT when
+ * dir does not exist).
  */
 int cairn__snap_list(const char *dir, uint64_t *lsns, unsigned max);
 
 /*
- * Reads and verifies the snapshot of lsn (header and both checksums). Returns 0,
- * -CAIRN_E_BAD_SNAPSHOT with why saying what is wrong, or -errno. Free with
- * cairn__snap_release.
+ * Reads and verifies the snapshot of lsn: header checksum, magic, version, that the file
+ * is exactly as long as the header says, and both image checksums (the images
+ * themselves are checked by whoever restores them). Returns 0, -CAIRN_E_BAD_SNAPSHOT
+ * with why saying what is wrong (a sentence that starts with the file name), -ENOMEM,
+ * or -errno when the file cannot be read. out->file is set in every case. Free with
+ * cairn__snap_release (accepts a released or failed snapshot).
  */
 int cairn__snap_read(const char *dir, uint64_t lsn, struct cairn__snap *out, char *why,
 		     size_t whylen);
 void cairn__snap_release(struct cairn__snap *s);
+
+/*
+ * Writes a file of the data directory durably: the concatenation of iov[0..n) into
+ * tmp_name in the open directory dirfd (dir names it in messages), fsync, rename to
+ * name, fsync of the directory. A crash leaves the old file or the new one, plus at
+ * worst tmp_name. On failure tmp_name is removed. Returns 0 or -errno with why filled in.
+ */
+int cairn__store_write_file(int dirfd, const char *dir, const char *tmp_name, const char *name,
+			    const struct iovec *iov, unsigned n, char *why, size_t whylen);
 
 #endif

@@ -20,6 +20,8 @@
  *     record of a batch). Recovery uses it to tell a torn last batch (damage followed
  *     only by records of the same batch) from damage in the middle (followed by records
  *     of a later batch, which was written only after the damaged one was durable).
+ * Both checksums are XXH3_64bits_withSeed with the segment's full 64-bit salt (from its
+ * header) as the seed. The padding after a body is zeros, covered by neither.
  *
  * A write batch never spans two segments.
  */
@@ -58,8 +60,8 @@ enum {
 };
 
 struct cairn__wal_rec {
-	uint64_t header_sum;  /* XXH3-64 of bytes 8..47 of this header, seed = salt */
-	uint64_t body_sum;    /* XXH3-64 of the body (length bytes), seed = salt */
+	uint64_t header_sum;  /* XXH3-64 of bytes 8..47 of this header, seed = segment salt */
+	uint64_t body_sum;    /* XXH3-64 of the body (length bytes), seed = segment salt */
 	uint64_t prev_sum;    /* header_sum of the record before this one in the log, or 0 */
 	uint64_t lsn;         /* previous record's + 1; the first record of a log is 1 */
 	uint32_t salt;        /* low 32 bits of the segment's salt */

@@ -1,6 +1,7 @@
 #include "kit.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 
 struct h_daemon *kit_start(const char *const *extra)
@@ -22,6 +23,14 @@ struct h_daemon *kit_start(const char *const *extra)
 	if (fclose(f) != 0) {
 		T_FAILF("cannot write %s", path);
 	}
+	kit_respawn(d, extra);
+	return d;
+}
+
+void kit_respawn(struct h_daemon *d, const char *const *extra)
+{
+	char path[160];
+	snprintf(path, sizeof(path), "%s/field.map", d->dir);
 	const char *args[40];
 	unsigned n = 0;
 	args[n++] = "--map";
@@ -35,7 +44,31 @@ struct h_daemon *kit_start(const char *const *extra)
 	args[n] = NULL;
 	h_spawn(d, args);
 	h_wait_ready(d);
-	return d;
+}
+
+void kit_kill(struct h_daemon *d)
+{
+	h_signal(d, SIGKILL);
+	if (!h_wait_exit(d, 10000)) {
+		T_FAILF("cairnd did not die within 10 s of SIGKILL");
+	}
+}
+
+void wait_reconnects(cairn_client *c, uint64_t n)
+{
+	uint64_t end = h_now_ns() + 10 * SEC;
+	struct cairn_daemon_info info;
+	for (;;) {
+		ASSERT_OK(cairn_daemon_info(c, &info));
+		if (info.reconnects >= n) {
+			return;
+		}
+		if (h_now_ns() > end) {
+			T_FAILF("%llu reattaches after 10 s, expected %llu",
+				(unsigned long long)info.reconnects, (unsigned long long)n);
+		}
+		h_sleep_us(1000);
+	}
 }
 
 cairn_client *kit_open(const struct h_daemon *d, const struct cairn_open_options *opts)

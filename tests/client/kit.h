@@ -24,6 +24,21 @@
 /* h_start with the field map loaded (--map) in front of the extra arguments. */
 struct h_daemon *kit_start(const char *const *extra);
 
+/*
+ * Starts cairnd again in d (same socket, same data directory, the field map) once the
+ * previous one has exited, with these extra arguments, and waits until it listens.
+ */
+void kit_respawn(struct h_daemon *d, const char *const *extra);
+
+/* SIGKILL, and waits (at most 10 s) until the daemon is gone. */
+void kit_kill(struct h_daemon *d);
+
+/*
+ * Waits (at most 10 s) until c has reattached n times in all, so that the next kill
+ * hits a daemon that serves it; the other threads of the test drive the reattach.
+ */
+void wait_reconnects(cairn_client *c, uint64_t n);
+
 /* cairn_open on d's socket with opts (NULL for defaults); fails the test on error. */
 cairn_client *kit_open(const struct h_daemon *d, const struct cairn_open_options *opts);
 

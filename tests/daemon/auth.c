@@ -210,7 +210,7 @@ static void check_handshakes(void)
 	} while (0)
 	ADD("wrong magic", CAIRN_E_HANDSHAKE, magic, CAIRN_HELLO_MAGIC ^ 1);
 	ADD("welcome magic in a hello", CAIRN_E_HANDSHAKE, magic, CAIRN_WELCOME_MAGIC);
-	ADD("flags 1", CAIRN_E_HANDSHAKE, flags, 1);
+	ADD("flags 2 (unknown bit)", CAIRN_E_HANDSHAKE, flags, 2);
 	ADD("flags 0x80000000", CAIRN_E_HANDSHAKE, flags, 0x80000000u);
 	ADD("major 99", CAIRN_E_VERSION, version_major, 99);
 	ADD("major 0", CAIRN_E_VERSION, version_major, 0);
@@ -235,7 +235,7 @@ static void check_handshakes(void)
 		}
 		refused += st != 0;
 	}
-	h_ok("raw hellos: wrong magic and nonzero flags -> HANDSHAKE, major 99 and 0 -> VERSION "
+	h_ok("raw hellos: wrong magic and unknown flags -> HANDSHAKE, major 99 and 0 -> VERSION "
 	     "(welcome says major %d), rings of 3, 1, 2^21, 2^31 slots and an arena over 64 MiB "
 	     "-> LAYOUT; minor 99, 2-slot rings and a 1-byte arena accepted",
 	     CAIRN_PROTO_MAJOR);

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <poll.h>
@@ -89,23 +90,19 @@ void h_rng_fill(struct h_rng *r, void *buf, size_t len)
 
 /* ---- the test itself ---- */
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* rm -r: the daemon's data directory lives inside the test's. */
 static void remove_dir(const char *dir)
 {
-	DIR *dh = opendir(dir);
-	if (!dh) {
-		return;
-	}
-	struct dirent *e;
-	char path[512];
-	while ((e = readdir(dh)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
-			continue;
-		}
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(dh);
-	rmdir(dir);
+	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static void write_str(const char *s)
@@ -186,7 +183,7 @@ static void kill_and_dump(void)
 	for (unsigned i = 0; i < ndaemons; i++) {
 		struct h_daemon *d = &daemons[i];
 		if (d->pid > 0) {
-			kill(d->pid, SIGKILL);
+			kill(d->group ? -d->pid : d->pid, SIGKILL);
 			waitpid(d->pid, NULL, 0);
 			d->pid = 0;
 		}
@@ -321,8 +318,12 @@ int h_wait_child(pid_t pid)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* Forks and execs cairnd with argv, output to out_fd. Only async-signal-safe calls in the child. */
-static pid_t spawn(char *const *argv, int out_fd)
+/*
+ * Forks and execs argv (cairnd, or with group a wrapper found in PATH), output to
+ * out_fd; with group the child leads a new process group. Only async-signal-safe calls
+ * in the child.
+ */
+static pid_t spawn_as(char *const *argv, int out_fd, bool group)
 {
 	sigset_t none;
 	sigemptyset(&none);
@@ -330,15 +331,30 @@ static pid_t spawn(char *const *argv, int out_fd)
 	if (pid == 0) {
 		/* A test thread may have blocked signals; the daemon sets up its own mask. */
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (group) {
+			setpgid(0, 0);
+		}
 		int devnull = open("/dev/null", O_RDONLY);
 		if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 ||
 		    dup2(out_fd, 2) < 0) {
 			_exit(127);
 		}
-		execv(cairnd_path, argv);
+		if (group) {
+			execvp(argv[0], argv);
+		} else {
+			execv(cairnd_path, argv);
+		}
 		_exit(127);
 	}
+	if (group) {
+		setpgid(pid, pid); /* also here: a signal may come before the child runs */
+	}
 	return pid;
+}
+
+static pid_t spawn(char *const *argv, int out_fd)
+{
+	return spawn_as(argv, out_fd, false);
 }
 
 long h_cpu_ms(pid_t pid)
@@ -392,11 +408,35 @@ struct h_daemon *h_prepare(void)
 
 void h_spawn(struct h_daemon *d, const char *const *extra)
 {
+	h_spawn_wrapped(d, NULL, extra);
+}
+
+void h_spawn_wrapped(struct h_daemon *d, const char *const *wrapper, const char *const *extra)
+{
 	char *argv[MAX_ARGS];
 	unsigned n = 0;
+	for (unsigned i = 0; wrapper && wrapper[i]; i++) {
+		if (n + 1 >= MAX_ARGS / 2) {
+			T_FAILF("too many wrapper arguments");
+		}
+		argv[n++] = (char *)wrapper[i];
+	}
 	argv[n++] = (char *)cairnd_path;
 	argv[n++] = (char *)"--socket";
 	argv[n++] = d->sock;
+	/* The data directory lives in the test's own, unless the test says otherwise. */
+	bool own_data = true;
+	for (unsigned i = 0; extra && extra[i]; i++) {
+		if (strncmp(extra[i], "--data-dir", 10) == 0 ||
+		    strncmp(extra[i], "--durability", 12) == 0) {
+			own_data = false;
+		}
+	}
+	if (own_data) {
+		snprintf(d->data, sizeof(d->data), "%s/data", d->dir);
+		argv[n++] = (char *)"--data-dir";
+		argv[n++] = d->data;
+	}
 	for (unsigned i = 0; extra && extra[i]; i++) {
 		if (n + 1 >= MAX_ARGS) {
 			T_FAILF("too many daemon arguments");
@@ -414,7 +454,8 @@ void h_spawn(struct h_daemon *d, const char *const *extra)
 		printf(" %s", argv[i]);
 	}
 	printf("\n");
-	d->pid = spawn(argv, fd);
+	d->group = wrapper && wrapper[0];
+	d->pid = spawn_as(argv, fd, d->group);
 	d->status = 0;
 	close(fd);
 }
@@ -463,7 +504,7 @@ struct h_daemon *h_start(const char *const *extra)
 void h_signal(struct h_daemon *d, int sig)
 {
 	if (d->pid > 0) {
-		kill(d->pid, sig);
+		kill(d->group ? -d->pid : d->pid, sig);
 	}
 }
 
@@ -830,10 +871,28 @@ static void *map_fd(int fd, bool writable, uint64_t *size)
 
 int h_raw_attach(const char *sock, const struct cairn_hello *h, struct h_raw *r)
 {
+	return h_raw_attach_session(sock, h, 0, r);
+}
+
+int h_raw_attach_session(const char *sock, const struct cairn_hello *h, uint64_t session,
+			 struct h_raw *r)
+{
 	int fds[2] = {-1, -1}, nfds = 0;
 	memset(r, 0, sizeof(*r));
 	r->sock = h_connect(sock);
-	int e = h_send_all(r->sock, h, sizeof(*h));
+	struct {
+		struct cairn_hello h;
+		struct cairn_hello_session s;
+	} msg;
+	memset(&msg, 0, sizeof(msg));
+	msg.h = *h;
+	size_t len = sizeof(msg.h);
+	if (session) {
+		msg.h.flags |= CAIRN_HELLO_SESSION;
+		msg.s.session_id = session;
+		len = sizeof(msg);
+	}
+	int e = h_send_all(r->sock, &msg, len);
 	if (e < 0) {
 		return e;
 	}

@@ -60,6 +60,8 @@ struct h_daemon {
 	char dir[64];
 	char sock[108]; /* fits sockaddr_un.sun_path */
 	char log[128];
+	char data[128]; /* its --data-dir (DIR/data), unless the test passed its own */
+	bool group;     /* h_spawn_wrapped: pid leads a process group, signalled whole */
 };
 
 /* A NULL-terminated argument list: H_ARGS("--max-clients", "2"). */
@@ -82,7 +84,18 @@ struct h_daemon *h_prepare(void);
 void h_spawn(struct h_daemon *d, const char *const *extra);
 void h_wait_ready(struct h_daemon *d);
 
-/* Sends sig to the daemon (if it still runs). */
+/*
+ * h_spawn under a wrapper: runs wrapper[0] (looked up in PATH) with the rest of wrapper
+ * (NULL-terminated) followed by the command line h_spawn would run, e.g.
+ * H_ARGS("strace", "-f", "-o", "/dev/null", "-e", "inject=..."). The wrapper must run
+ * the daemon as its child and exit with its status, as strace does. The two get a
+ * process group of their own, and h_signal, h_stop and the clean-up at exit signal the
+ * whole group: strace blocks fatal signals, so the daemon must get them directly. d->pid
+ * is the wrapper's. The next h_spawn on d runs the daemon bare again.
+ */
+void h_spawn_wrapped(struct h_daemon *d, const char *const *wrapper, const char *const *extra);
+
+/* Sends sig to the daemon (if it still runs; with its wrapper, if it has one). */
 void h_signal(struct h_daemon *d, int sig);
 
 /* Waits up to timeout_ms for the daemon to exit. Returns true when it has (d->status). */
@@ -206,6 +219,10 @@ struct h_raw {
  * r->sock stays open), or -errno when the socket failed.
  */
 int h_raw_attach(const char *sock, const struct cairn_hello *h, struct h_raw *r);
+
+/* h_raw_attach with a hello_session carrying session (0: none, as h_raw_attach). */
+int h_raw_attach_session(const char *sock, const struct cairn_hello *h, uint64_t session,
+			 struct h_raw *r);
 
 /* Unmaps and closes what h_raw_attach made. NULL-safe for a zeroed struct. */
 void h_raw_close(struct h_raw *r);

@@ -472,10 +472,16 @@ struct e2e_run {
 	struct game g;
 	uint32_t *hot; /* the first hunt's players (indices into g.players) */
 	uint32_t nhot, hot_next;
+	/*
+	 * Request ids are never reused on the connection: cairnd's exactly-once table
+	 * answers a request id its session already had accepted with the original result,
+	 * without applying the command again. A pipeline's command i has id id_base + i + 1.
+	 */
+	uint64_t next_id, id_base;
 	uint64_t *lat[RT_KINDS]; /* (a)'s samples of each kind */
 };
 
-/* Builds command i of a pipeline of kind k into m (request id: i + 1). */
+/* Builds command i of a pipeline of kind k into m (request id: id_base + i + 1). */
 static void build(struct e2e_run *run, enum kind k, uint64_t i, struct cairn_msg *m);
 /* Takes one result of a pipeline of kind k. */
 static void take(struct e2e_run *run, enum kind k, const struct cairn_msg *res,
@@ -495,6 +501,8 @@ static int pipeline(struct e2e_run *run, cairn_client *c, enum kind k, uint64_t 
 	uint64_t built = 0, done = 0, last_done = 0;
 	unsigned off = 0, nbuf = 0;
 	memset(st, 0, sizeof(*st));
+	run->id_base = run->next_id;
+	run->next_id += n;
 	uint64_t t0 = cairn__now_ns(), since = t0;
 	while (done < n) {
 		bool did = false;
@@ -576,7 +584,7 @@ static void build(struct e2e_run *run, enum kind k, uint64_t i, struct cairn_msg
 		game_msg_ping(m);
 		break;
 	}
-	m->hdr.request_id = i + 1;
+	m->hdr.request_id = run->id_base + i + 1;
 }
 
 static void take(struct e2e_run *run, enum kind k, const struct cairn_msg *res,
@@ -601,7 +609,7 @@ static void take(struct e2e_run *run, enum kind k, const struct cairn_msg *res,
 		}
 		return;
 	}
-	uint64_t i = res->hdr.request_id - 1;
+	uint64_t i = res->hdr.request_id - run->id_base - 1;
 	if (k == K_HUNT && i < run->g.nhunts) {
 		struct cairn_hunt_created hc;
 		memcpy(&hc, res->payload, sizeof(hc));

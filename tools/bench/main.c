@@ -28,6 +28,8 @@ static const struct subcommand subcommands[] = {
 	 "the game engine in-process: MOVE, claim and query throughput; seqlock readers"},
 	{"e2e", bench_e2e_main,
 	 "MOVE through cairnd: round trip, batched throughput, the daemon's memory"},
+	{"wal", bench_wal_main,
+	 "durability: MOVE per --durability mode and backend, recovery, replay, snapshots"},
 };
 
 #define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))

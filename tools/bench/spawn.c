@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,11 +143,22 @@ int cairnd_spawn(struct cairnd_proc *p, int cpu, const cpu_set_t *affinity, char
 		}
 		return -e;
 	}
-	char *argv[16] = {p->binary, "--socket", p->socket};
+	char *argv[20] = {p->binary, "--socket", p->socket};
 	unsigned argc = 3;
 	if (cpu >= 0) {
 		argv[argc++] = "--cpu";
 		argv[argc++] = cpu_arg;
+	}
+	bool own_data = true;
+	for (unsigned i = 0; i < p->n_extra_args && i < 8; i++) {
+		own_data &= strncmp(p->extra_args[i], "--durability", 12) != 0 &&
+			    strncmp(p->extra_args[i], "--data-dir", 10) != 0;
+	}
+	if (own_data) {
+		/* The log and snapshots go into the temporary directory, removed at the end. */
+		snprintf(p->data, sizeof(p->data), "%s/data", p->dir);
+		argv[argc++] = "--data-dir";
+		argv[argc++] = p->data;
 	}
 	for (unsigned i = 0; i < p->n_extra_args && i < 8; i++) {
 		argv[argc++] = (char *)p->extra_args[i];
@@ -304,6 +316,15 @@ int cairnd_finish(struct cairnd_proc *p, const char *cmd, uint64_t timeout_ns, b
 	return r;
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
 void cairnd_cleanup(struct cairnd_proc *p, bool keep)
 {
 	if (p->pid > 0) {
@@ -313,9 +334,7 @@ void cairnd_cleanup(struct cairnd_proc *p, bool keep)
 	if (keep || !p->dir[0]) {
 		return;
 	}
-	unlink(p->log);
-	/* The daemon removes its socket when it stops cleanly; after a kill it is ours. */
-	unlink(p->socket);
-	rmdir(p->dir);
+	/* rm -r: the daemon's data directory is in there too. */
+	nftw(p->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	p->dir[0] = '\0';
 }

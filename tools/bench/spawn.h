@@ -23,6 +23,7 @@ struct cairnd_proc {
 	char dir[96];      /* the temporary directory: short, to leave room for... */
 	char socket[108];  /* ...the socket in it, which must fit sockaddr_un.sun_path */
 	char log[128];     /* its stdout and stderr */
+	char data[128];    /* its --data-dir, in dir (unless extra_args name one) */
 	/* More flags for cairnd, after --socket and --cpu; set before cairnd_spawn. */
 	const char *extra_args[8];
 	unsigned n_extra_args;
