@@ -2,7 +2,8 @@
  * cairn-bench e2e: MOVE through a real cairnd, from a C host using the public API, as a
  * game server would send it.
  *
- * The benchmark starts its own cairnd with --cpu (its apply thread pinned), pins its
+ * The benchmark starts its own cairnd with --cpu (its apply thread pinned) and, unless a
+ * --daemon-arg says otherwise, --durability=none (the disk is cairn-bench wal's), pins its
  * host thread to the other CPU (the placement of cairn-bench rtt, so that the PING rows
  * of both compare), creates 1000 hunts of 100 players on the embedded map, and
  * measures, in one run:
@@ -835,6 +836,17 @@ int bench_e2e_main(int argc, char **argv)
 		return r;
 	}
 	struct e2e_opts *o = &run.o;
+	/*
+	 * The engine and the transport, without the disk: unless told otherwise the daemon
+	 * runs with --durability=none (cairn-bench wal compares the durability modes).
+	 */
+	bool durability_given = false;
+	for (unsigned i = 0; i < o->n_daemon_args; i++) {
+		durability_given |= strncmp(o->daemon_args[i], "--durability", 12) == 0;
+	}
+	if (!durability_given) {
+		o->daemon_args[o->n_daemon_args++] = "--durability=none";
+	}
 	r = machine_probe(&run.m);
 	if (r < 0) {
 		bench_error(CMD, "cannot read this process's CPU affinity: %s", strerror(-r));
