@@ -137,7 +137,11 @@ CAIRN_API int cairn_msg_init(struct cairn_msg *m, uint16_t type, uint8_t length)
 /*
  * Pushes one command without waiting. If cmd->hdr.request_id is 0 a fresh id is
  * assigned and written back into cmd. Its result is taken later with cairn_poll or
- * cairn_wait. Returns 0, -EAGAIN (command ring full: the daemon applies a command only
+ * cairn_wait. A request id is the command's identity in the session's exactly-once
+ * table: a state-changing command whose id the daemon has already answered on this
+ * connection is answered with that earlier result and not applied again, so ids must
+ * be unique for the connection's life (leave them 0 to get such ids).
+ * Returns 0, -EAGAIN (command ring full: the daemon applies a command only
  * when its result has room, so take results with cairn_poll, then retry; also while the
  * connection reattaches after a daemon restart), -EINVAL (request id with
  * CAIRN_CALL_ID_BIT set, or a length above CAIRN_PAYLOAD_SIZE), -CAIRN_E_DISCONNECTED

@@ -159,7 +159,9 @@ static void check_drain(void)
 	struct cairn_msg res;
 	struct h_raw raw;
 	struct cairn_hello h;
-	ASSERT_OK(cairn_open(d->sock, NULL, &c));
+	/* This test is about the daemon going away: no reconnecting to its successor. */
+	struct cairn_open_options o = {.reconnect_ms = CAIRN_RECONNECT_NEVER};
+	ASSERT_OK(cairn_open(d->sock, &o, &c));
 	h_hello_default(&h, "watcher");
 	ASSERT_EQ(h_raw_attach(d->sock, &h, &raw), 0);
 
@@ -282,7 +284,8 @@ static void check_sigint(void)
 {
 	struct h_daemon *d = h_start(NULL);
 	cairn_client *c;
-	ASSERT_OK(cairn_open(d->sock, NULL, &c));
+	struct cairn_open_options o = {.reconnect_ms = CAIRN_RECONNECT_NEVER};
+	ASSERT_OK(cairn_open(d->sock, &o, &c));
 	ASSERT_OK(cairn_ping(c, SEC));
 	h_signal(d, SIGINT);
 	ASSERT_TRUE(h_wait_exit(d, 10000));

@@ -69,7 +69,7 @@ static int exchange(struct sim *s, struct cairn_msg *cmds, struct cairn_msg *res
 		for (int i = 0; i < k; i++) {
 			uint64_t id = in[i].hdr.request_id;
 			size_t idx = (uint32_t)id;
-			if (id >> 32 != RQ_SETUP || idx >= sent || seen[idx]) {
+			if (rid_kind(id) != RQ_SETUP || idx >= sent || seen[idx]) {
 				r = -CAIRN_E_BAD_REPLY;
 				sim_fail(
 					s, r,

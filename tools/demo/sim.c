@@ -456,7 +456,7 @@ void on_placed(struct sim *s, uint32_t index, const struct cairn_msg *res)
 static void on_result(struct sim *s, const struct cairn_msg *res, uint64_t now)
 {
 	uint64_t id = res->hdr.request_id;
-	uint32_t kind = (uint32_t)(id >> 32), index = (uint32_t)id;
+	uint32_t kind = rid_kind(id), index = (uint32_t)id;
 	switch (kind) {
 	case RQ_MOVE:
 	case RQ_QUERY:

@@ -30,7 +30,12 @@
 #define MAX_CLUE_VALUE  100
 #define NO_CELL         UINT32_MAX
 
-/* What a request id says a result is for: kind << 32 | index. */
+/*
+ * What a request id says a result is for: kind in bits 32..35, index in the low 32 bits,
+ * and a sequence number above them that makes every id unique on the connection (cairnd
+ * answers a request id it has already seen from this client with the earlier result:
+ * its exactly-once table). Bit 63 stays clear: libcairn keeps it for cairn_call.
+ */
 enum kind {
 	RQ_SETUP = 1, /* index: position in the setup exchange */
 	RQ_MOVE,      /* index: player */
@@ -41,7 +46,15 @@ enum kind {
 
 static inline uint64_t rid(enum kind k, uint32_t index)
 {
-	return (uint64_t)k << 32 | index;
+	/* Threads of one host share the sequence: relaxed, only uniqueness matters. */
+	static uint64_t seq;
+	uint64_t n = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED) & ((UINT64_C(1) << 27) - 1);
+	return n << 36 | (uint64_t)k << 32 | index;
+}
+
+static inline uint32_t rid_kind(uint64_t id)
+{
+	return (uint32_t)(id >> 32) & 0xf;
 }
 
 enum slot_state {
