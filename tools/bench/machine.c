@@ -64,8 +64,7 @@ static void read_cpuinfo(struct machine *m)
 	fclose(f);
 }
 
-/* Reads the all-CPU line of /proc/stat: busy and total ticks. Returns 0 or -errno. */
-static int cpu_ticks(unsigned long long *busy, unsigned long long *total)
+int machine_cpu_ticks(unsigned long long *busy, unsigned long long *total)
 {
 	unsigned long long v[8] = {0};
 	FILE *f = fopen("/proc/stat", "re");
@@ -96,11 +95,11 @@ static double busy_now(void)
 {
 	unsigned long long b0, t0, b1, t1;
 	struct timespec ts = {.tv_nsec = BUSY_SAMPLE_NS};
-	if (cpu_ticks(&b0, &t0) < 0) {
+	if (machine_cpu_ticks(&b0, &t0) < 0) {
 		return -1;
 	}
 	nanosleep(&ts, NULL);
-	if (cpu_ticks(&b1, &t1) < 0 || t1 <= t0) {
+	if (machine_cpu_ticks(&b1, &t1) < 0 || t1 <= t0) {
 		return -1;
 	}
 	return (double)(b1 - b0) * 100 / (double)(t1 - t0);

@@ -29,6 +29,13 @@ struct machine {
  */
 int machine_probe(struct machine *m);
 
+/*
+ * Reads the all-CPU line of /proc/stat: ticks (of sysconf(_SC_CLK_TCK)) the CPUs were
+ * busy, and all ticks, since boot. Idle and I/O wait are not busy; steal is. Returns 0
+ * or -errno.
+ */
+int machine_cpu_ticks(unsigned long long *busy, unsigned long long *total);
+
 /* The nth CPU (0-based) of the usable set, or -1 when there are not that many. */
 int machine_nth_usable(const struct machine *m, int nth);
 

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/vfs.h>
@@ -489,6 +490,10 @@ struct wal_run {
 	unsigned nsnaps;
 	bool ping_to_valid;
 	char cairnd_threads[256];
+	/* What the CPUs did meanwhile: see others_start and others_end. */
+	unsigned long long busy0, total0;
+	uint64_t own0_ns;
+	double others_pct; /* NaN when unknown */
 };
 
 /* Builds command i of a pipeline of kind k into m (request id: id_base + i + 1). */
@@ -1570,6 +1575,50 @@ out:
 	return r;
 }
 
+/* ---- the machine meanwhile ---- */
+
+/* CPU time of this process and of its children that have been waited for. */
+static uint64_t own_cpu_ns(void)
+{
+	struct rusage a, b;
+	getrusage(RUSAGE_SELF, &a);
+	getrusage(RUSAGE_CHILDREN, &b);
+	return (uint64_t)(a.ru_utime.tv_sec + a.ru_stime.tv_sec + b.ru_utime.tv_sec +
+			  b.ru_stime.tv_sec) *
+		       1000000000u +
+	       (uint64_t)(a.ru_utime.tv_usec + a.ru_stime.tv_usec + b.ru_utime.tv_usec +
+			  b.ru_stime.tv_usec) *
+		       1000u;
+}
+
+/*
+ * The run lasts minutes on a machine others may share: the CPUs' busy time over the
+ * whole run, less our own and our children's (every cairnd and cairn-replay, all
+ * waited for by the end), says how much of the machine something else took.
+ */
+static void others_start(struct wal_run *run)
+{
+	run->others_pct = NAN;
+	if (machine_cpu_ticks(&run->busy0, &run->total0) < 0) {
+		run->total0 = 0;
+	}
+	run->own0_ns = own_cpu_ns();
+}
+
+static void others_end(struct wal_run *run)
+{
+	unsigned long long busy, total;
+	long hz = sysconf(_SC_CLK_TCK);
+	if (!run->total0 || hz <= 0 || machine_cpu_ticks(&busy, &total) < 0 ||
+	    total <= run->total0) {
+		return;
+	}
+	double busy_ns = (double)(busy - run->busy0) * 1e9 / (double)hz;
+	double all_ns = (double)(total - run->total0) * 1e9 / (double)hz;
+	double others = busy_ns - (double)(own_cpu_ns() - run->own0_ns);
+	run->others_pct = (others > 0 ? others : 0) * 100 / all_ns;
+}
+
 /* ---- the report ---- */
 
 static double median_of(const double *v, uint64_t n)
@@ -1788,6 +1837,12 @@ static void report_all(struct wal_run *run, struct report *rep)
 			    run->cairnd_threads[0] ? run->cairnd_threads : "see placement");
 	}
 
+	report_line(rep,
+		    "Other processes kept %.1f %% of all CPUs busy during the run (/proc/stat less "
+		    "this process, its cairnds and cairn-replay)%s.",
+		    run->others_pct,
+		    run->others_pct >= 5 ? ": the figures suffer, run again on a quiet machine" : "");
+
 	/* Targets. */
 	const struct cfg_result *su = &run->res[CFG_SYNC_URING], *ss = &run->res[CFG_SYNC_SYNC];
 	double su_med = su->ran ? median_of(su->rate, o->runs) : NAN;
@@ -1924,6 +1979,7 @@ int bench_wal_main(int argc, char **argv)
 	}
 	report_init(&rep, CMD, "durability: the write-ahead log, recovery, replay, snapshots",
 		    &run.m);
+	others_start(&run);
 	if ((r = cairnd_find(o->cairnd, &run.found, err, sizeof(err))) < 0) {
 		bench_error(CMD, "%s", err);
 		return BENCH_FAIL;
@@ -2082,6 +2138,12 @@ int bench_wal_main(int argc, char **argv)
 	}
 
 done:
+	others_end(&run);
+	if (run.others_pct >= 5) {
+		bench_progress("wal: warning: other processes kept %.0f %% of the CPUs busy during "
+			       "the run: the figures suffer",
+			       run.others_pct);
+	}
 	report_all(&run, &rep);
 	report_print(&rep, stdout, o->json);
 	/* A replay that fails, or ends in another state than recovery did, fails the run. */
