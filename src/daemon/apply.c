@@ -45,6 +45,9 @@ struct applier {
 
 #define HELD_DEFERRED UINT64_MAX
 
+/* Relaxed mode writes a batch once this many records wait (about 120 KiB of commands). */
+#define RELAXED_BATCH_RECORDS 1024
+
 void cairnd_post_to_apply(struct daemon *d, enum lane_event ev, struct lane *l)
 {
 	pthread_mutex_lock(&d->to_apply_lock);
@@ -657,11 +660,18 @@ static void store_tick(struct applier *a)
 	if (s->appended == s->durable && !s->failed) {
 		return;
 	}
-	if (d->cfg.durability != CAIRN_DURABILITY_RELAXED ||
-	    (s->flush_due && !cairn__wal_busy(s->wal) && cairn__now_ns() >= s->flush_due)) {
-		if (!cairn__wal_busy(s->wal)) {
-			s->flush_due = 0;
-		}
+	/*
+	 * Sync mode writes whenever the disk is free (group commit). Relaxed mode writes when
+	 * --flush-ms has passed since the first record waiting, or as soon as a batch is big
+	 * enough to be worth a write: waiting longer would only fill the batch buffer and
+	 * stall the apply thread on it.
+	 */
+	if (!cairn__wal_busy(s->wal) &&
+	    (d->cfg.durability != CAIRN_DURABILITY_RELAXED ||
+	     s->appended - s->kicked >= RELAXED_BATCH_RECORDS ||
+	     (s->flush_due && cairn__now_ns() >= s->flush_due))) {
+		s->flush_due = 0;
+		s->kicked = s->appended;
 		cairn__wal_kick(s->wal);
 	}
 	uint64_t durable = cairn__wal_poll(s->wal);

@@ -176,6 +176,7 @@ struct cairnd_store {
 	int failed; /* 0, or the log's error: changes are refused */
 	uint64_t appended, durable;
 	uint64_t flush_due; /* relaxed: when the open batch must be written */
+	uint64_t kicked;    /* the last LSN handed to the disk */
 	uint64_t records_since_snapshot;
 	uint64_t recovered_prev_sum; /* the chain link of the last record recovered */
 

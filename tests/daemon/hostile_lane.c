@@ -373,11 +373,11 @@ static void garbage(struct cairn_msg *m, uint64_t blob_size)
 		m->hdr.type = types[h_rng_below(&rng, sizeof(types) / sizeof(types[0]))];
 	}
 	/*
-	 * Noise that lands on a game command (HUNT_CREATE .. STATE_HASH) is moved off it:
-	 * the engine checks those payloads with codes of its own, and the model above
-	 * covers the transport's commands only.
+	 * Noise that lands on a game or operator command (HUNT_CREATE .. WAL_STATUS) is
+	 * moved off it: the engine and the store check those with codes of their own, and
+	 * the model above covers the transport's commands only.
 	 */
-	if (m->hdr.type >= CAIRN_MSG_HUNT_CREATE && m->hdr.type <= CAIRN_MSG_STATE_HASH) {
+	if (m->hdr.type >= CAIRN_MSG_HUNT_CREATE && m->hdr.type <= CAIRN_MSG_WAL_STATUS) {
 		m->hdr.type = 0x7fff;
 	}
 	if (h_rng_below(&rng, 2)) {
