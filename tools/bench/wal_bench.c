@@ -1198,8 +1198,12 @@ static bool executable(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
 }
 
-/* Finds cairn-replay as cairnd_find finds cairnd; says where it looked when it cannot. */
-static void find_replay(struct wal_run *run)
+/*
+ * Finds cairn-replay as cairnd_find finds cairnd; when it cannot, says why in rp->why.
+ * Returns -ENOENT when a path given explicitly (--replay, $CAIRN_REPLAY) is not an
+ * executable file, else 0 (found or not).
+ */
+static int find_replay(struct wal_run *run)
 {
 	struct replay *rp = &run->rp;
 	const char *env = getenv("CAIRN_REPLAY");
@@ -1212,7 +1216,7 @@ static void find_replay(struct wal_run *run)
 		} else {
 			snprintf(rp->why, sizeof(rp->why), "--replay %s: not an executable file",
 				 run->o.replay);
-			return;
+			return -ENOENT;
 		}
 	} else if (env && *env) {
 		if (executable(env)) {
@@ -1221,7 +1225,7 @@ static void find_replay(struct wal_run *run)
 		} else {
 			snprintf(rp->why, sizeof(rp->why),
 				 "$CAIRN_REPLAY=%s: not an executable file", env);
-			return;
+			return -ENOENT;
 		}
 	}
 	ssize_t n = how ? 0 : readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -1254,13 +1258,14 @@ static void find_replay(struct wal_run *run)
 		snprintf(rp->why, sizeof(rp->why),
 			 "cairn-replay not found (no --replay, no $CAIRN_REPLAY, not at "
 			 "../replay/cairn-replay nor next to cairn-bench, not on $PATH)");
-		return;
+		return 0;
 	}
 	char *abs = realpath(cand, NULL);
 	snprintf(rp->path, sizeof(rp->path), "%.4000s", abs ? abs : cand);
 	free(abs);
 	snprintf(rp->found_by, sizeof(rp->found_by), "%s", how);
 	rp->found = true;
+	return 0;
 }
 
 /* Prints the last lines of file path on stderr, under its name. */
@@ -1313,7 +1318,6 @@ static void run_replay(struct wal_run *run)
 {
 	struct replay *rp = &run->rp;
 	char out[PATH_MAX + 32];
-	find_replay(run);
 	if (!rp->found) {
 		bench_progress("wal: (4) skipped: %s", rp->why);
 		return;
@@ -1803,8 +1807,7 @@ static void report_all(struct wal_run *run, struct report *rep)
 		report_line(rep, "(4) %s (found by %s) failed: %s.", rp->path, rp->found_by,
 			    rp->why);
 	} else {
-		report_line(rep, "(4) %s (found by %s); records %s; state hash %s.", rp->path,
-			    rp->found_by,
+		report_line(rep, "(4) records %s; final state hash %s.",
 			    rp->records_parsed ? "as it printed them"
 					       : "= the recovered LSN (it printed no count)",
 			    !run->killed.have_hash ? "not compared (cairnd logged none)"
@@ -2014,6 +2017,10 @@ int bench_wal_main(int argc, char **argv)
 		bench_error(CMD, "%s", err);
 		return BENCH_FAIL;
 	}
+	if (find_replay(&run) < 0) {
+		bench_error(CMD, "%s", run.rp.why);
+		return BENCH_FAIL;
+	}
 
 	r = cairn__map_default(&run.map);
 	run.lat_load = malloc(o->runs * o->moves * sizeof(uint64_t));
@@ -2098,9 +2105,13 @@ int bench_wal_main(int argc, char **argv)
 			 "the sync/io_uring log grown to >= %llu records, SIGKILL, a new cairnd "
 			 "on that data directory: its \"recovered LSN\" line, and spawn to ready",
 			 (unsigned long long)o->records);
-	report_param_str(&rep, "replay", "(4) replay",
-			 "cairn-replay --quiet DATA, after a clean "
-			 "stop of that cairnd");
+	if (run.rp.found) {
+		report_param_str(&rep, "replay", "(4) replay",
+				 "%s (found by %s) --quiet DATA, after a clean stop of that cairnd",
+				 run.rp.path, run.rp.found_by);
+	} else {
+		report_param_str(&rep, "replay", "(4) replay", "skipped: %s", run.rp.why);
+	}
 	report_param_str(&rep, "snapshot", "(5) snapshots",
 			 "%llu x: %llu MOVEs, then a SNAPSHOT and PINGs until it answers, then "
 			 "PINGs as long again; on that data directory, restarted",
