@@ -7,7 +7,9 @@
  *  (1) sustained MOVE throughput with batches in flight (cairn_submit_batch,
  *      cairn_poll_batch) for --durability none (no log: the baseline), relaxed, and sync
  *      with each WAL backend (io_uring, and the pwrite + fdatasync thread), each on a
- *      fresh daemon with a data directory of its own;
+ *      fresh daemon with a data directory of its own; the four daemons stay up and the
+ *      timed runs take turns, so that a disk with burst credit (a virtual one) favours
+ *      no configuration;
  *  (2) time to acknowledgement: every command of those runs, from the submit that
  *      pushed it to the poll that took its result; and MOVE one call at a time
  *      (cairn_call), where each fdatasync shows whole;
@@ -35,6 +37,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,8 +67,12 @@
 #define STEP_MM             250
 #define POLL_MAX            256u
 #define MAX_DAEMON_ARGS     3
-#define PING_CAP            (2u << 20) /* PING samples kept per window kind */
+#define PING_CAP            (2u << 20)   /* PING samples kept per window kind */
+#define LOAD_CAP            (2u << 20)   /* (2) samples under load kept per configuration */
+#define DISK_BLOCK          (128u << 10) /* (6): the probe's writes, about a 1024-MOVE batch */
+#define DISK_FILE           (4ull << 30) /* (6): its file, fallocated as a log segment is */
 #define OTHERS_WARN_PCT     10.0 /* others' share of the CPUs that makes the figures suspect */
+#define DISK_WARN_RATIO     1.5  /* disk writes over the cairnds' own that do the same */
 
 /* The targets, for a 2-core machine. */
 #define TARGET_DURABLE_PER_S    1e6
@@ -125,6 +132,7 @@ struct wal_opts {
 	uint64_t round_trips;
 	uint64_t records;
 	uint64_t snapshots, snapshot_moves;
+	uint64_t disk_seconds;
 	bool host_spins; /* --host-idle spin: a tight poll instead of cairn_wait */
 	int only;        /* --only: one configuration, (1) and (2) only; -1 for all */
 	bool keep, json, check, quick;
@@ -169,8 +177,9 @@ static void usage(FILE *f)
 		"  --players N            players per hunt (default 100)\n"
 		"  --moves N              (1, 2) MOVEs per throughput run (default 2M; --quick:\n"
 		"                         500k)\n"
-		"  --runs N               (1, 2) throughput runs per configuration (default 5;\n"
-		"                         --quick: 3)\n"
+		"  --runs N               (1, 2) rounds of throughput runs, one run of each\n"
+		"                         configuration per round, in turn (default 5; --quick: "
+		"3)\n"
 		"  --warmup N             (1) untimed MOVEs first (default 500k; --quick: 100k)\n"
 		"  --batch N              commands per cairn_submit_batch (default 64)\n"
 		"  --inflight N           batches in flight at most (default 16)\n"
@@ -187,6 +196,8 @@ static void usage(FILE *f)
 		"  --snapshots N          (5) snapshots taken (default 5; --quick: 3)\n"
 		"  --snapshot-moves N     (5) MOVEs before each, for the follower to catch up\n"
 		"                         (default 200k; --quick: 100k)\n"
+		"  --disk-seconds N       (6) seconds of the disk alone at the end (default 6;\n"
+		"                         --quick: 3; 0: none)\n"
 		"  --quick                a short run with the smaller counts above\n"
 		"  --json                 print one JSON object instead of tables\n"
 		"  --check                exit 1 if a target is missed: sync MOVE throughput\n"
@@ -222,6 +233,7 @@ enum {
 	OPT_RECORDS,
 	OPT_SNAPSHOTS,
 	OPT_SNAPSHOT_MOVES,
+	OPT_DISK_SECONDS,
 	OPT_QUICK,
 	OPT_JSON,
 	OPT_CHECK,
@@ -250,6 +262,7 @@ static int parse_args(int argc, char **argv, struct wal_opts *o)
 		{"records", required_argument, NULL, OPT_RECORDS},
 		{"snapshots", required_argument, NULL, OPT_SNAPSHOTS},
 		{"snapshot-moves", required_argument, NULL, OPT_SNAPSHOT_MOVES},
+		{"disk-seconds", required_argument, NULL, OPT_DISK_SECONDS},
 		{"quick", no_argument, NULL, OPT_QUICK},
 		{"json", no_argument, NULL, OPT_JSON},
 		{"check", no_argument, NULL, OPT_CHECK},
@@ -257,7 +270,7 @@ static int parse_args(int argc, char **argv, struct wal_opts *o)
 		{0},
 	};
 	uint64_t moves = 0, runs = 0, warmup = UINT64_MAX, rt = 0, records = 0, snaps = 0;
-	uint64_t snap_moves = UINT64_MAX;
+	uint64_t snap_moves = UINT64_MAX, disk = UINT64_MAX;
 	int c;
 	o->hunts = 1000;
 	o->players = 100;
@@ -347,6 +360,9 @@ static int parse_args(int argc, char **argv, struct wal_opts *o)
 			r = bench_parse_count(CMD, "--snapshot-moves", optarg, 0, 1000000000ull,
 					      &snap_moves);
 			break;
+		case OPT_DISK_SECONDS:
+			r = bench_parse_count(CMD, "--disk-seconds", optarg, 0, 600, &disk);
+			break;
 		case OPT_QUICK:
 			o->quick = true;
 			break;
@@ -389,6 +405,7 @@ static int parse_args(int argc, char **argv, struct wal_opts *o)
 	o->records = records ? records : o->quick ? 1000000 : 10000000;
 	o->snapshots = snaps ? snaps : o->quick ? 3 : 5;
 	o->snapshot_moves = snap_moves != UINT64_MAX ? snap_moves : o->quick ? 100000 : 200000;
+	o->disk_seconds = disk != UINT64_MAX ? disk : o->quick ? 3 : 6;
 	return 0;
 }
 
@@ -446,16 +463,31 @@ struct replay {
 };
 
 /*
- * (5): PING samples of one kind of window. Past cap samples, a uniform sample of them
- * is kept (reservoir sampling), so that the percentiles weigh every window alike; the
- * count, maxima and over_1ms count every PING.
+ * Latency samples in nanoseconds, v (and w, a second figure taken with each, when
+ * paired). Past cap samples a uniform choice of all of them is kept (reservoir
+ * sampling), so that percentiles weigh every run or window alike; count, the maxima and
+ * over_1ms count every sample.
  */
-struct ping_set {
-	uint64_t *rtt, *to; /* round trips; call to the daemon's ingress stamp (pairs) */
-	size_t n, cap;      /* samples kept, at most cap */
-	uint64_t count, max_rtt, max_to, over_1ms;
+struct samples {
+	uint64_t *v, *w;
+	size_t n, cap; /* samples kept, at most cap */
+	uint64_t count, max_v, max_w, over_1ms;
 	uint64_t rng;
+};
+
+/* (5): the PINGs of one kind of window: v the round trip, w the call to the ingress stamp. */
+struct ping_set {
+	struct samples s;
 	uint64_t apply_wait_ns, host_wait_ns, window_ns;
+};
+
+/* One configuration's cairnd, the client attached to it, and its world. */
+struct node {
+	struct cairnd_proc d;
+	bool spawned;
+	cairn_client *c;
+	struct game g;
+	struct samples load; /* (2): time to acknowledgement under (1)'s load */
 };
 
 struct snap_row {
@@ -465,16 +497,19 @@ struct snap_row {
 	uint64_t store_cpu_ns; /* the store thread's CPU time in the window */
 };
 
+/* (6): one second of the disk probe. */
+struct disk_second {
+	uint64_t syncs;
+	uint64_t p50_ns, p99_ns, max_ns;
+};
+
 /* Everything the run holds that must be released on every path. */
 struct wal_run {
 	struct wal_opts o;
 	struct machine m;
 	struct cairnd_proc found; /* the cairnd binary, as cairnd_find chose it */
-	struct cairnd_proc d;
-	bool spawned;
-	cairn_client *c;
+	struct node nodes[NCFG];  /* by enum cfg_id */
 	struct cairn__map *map;
-	struct game g;
 	/*
 	 * Request ids are never reused within a run: cairnd's exactly-once table answers a
 	 * request id its session already had accepted with the original result, without
@@ -486,7 +521,7 @@ struct wal_run {
 	char data_arg[NCFG][PATH_MAX + 16];
 	const char *fs_type;
 	uint64_t fs_free;
-	uint64_t *lat_load, *lat_rt;
+	uint64_t *lat_rt;
 	struct cfg_result res[NCFG];
 	struct start empty, killed, clean;
 	uint64_t acked_lsn; /* durable LSN acknowledged before the SIGKILL */
@@ -495,18 +530,26 @@ struct wal_run {
 	struct ping_set without, during;
 	struct snap_row snaps[100];
 	unsigned nsnaps;
+	struct disk_second disk_first, disk_last;
+	unsigned disk_seconds; /* 0: the probe did not run */
 	bool ping_to_valid;
 	char cairnd_threads[256];
-	/* What the CPUs did meanwhile: see others_start and others_end. */
+	/* What the CPUs and the disk did meanwhile: see others_start and others_end. */
 	unsigned long long busy0, total0;
 	uint64_t own0_ns;
 	double others_pct; /* NaN when unknown */
+	unsigned dev_major, dev_minor;
+	char dev_name[32];        /* the block device of the work directory, "" if unknown */
+	uint64_t dev_written0;    /* its bytes written, at the start */
+	double dev_written;       /* ... during the run; NaN when unknown */
+	uint64_t daemons_written; /* bytes the cairnds caused to be written (/proc/<pid>/io) */
+	uint64_t probe_written;   /* bytes (6) wrote */
 };
 
 /* Builds command i of a pipeline of kind k into m (request id: id_base + i + 1). */
-static void build(struct wal_run *run, enum kind k, uint64_t i, struct cairn_msg *m)
+static void build(struct wal_run *run, struct node *n, enum kind k, uint64_t i, struct cairn_msg *m)
 {
-	struct game *g = &run->g;
+	struct game *g = &n->g;
 	switch (k) {
 	case K_HUNT:
 		/* No speed limit: see the world line of the report. */
@@ -523,7 +566,7 @@ static void build(struct wal_run *run, enum kind k, uint64_t i, struct cairn_msg
 }
 
 /* Takes one result of a pipeline of kind k. */
-static void take(struct wal_run *run, enum kind k, const struct cairn_msg *res,
+static void take(struct wal_run *run, struct node *n, enum kind k, const struct cairn_msg *res,
 		 struct pipe_stats *st)
 {
 	static const uint16_t expect[] = {
@@ -545,36 +588,97 @@ static void take(struct wal_run *run, enum kind k, const struct cairn_msg *res,
 		return;
 	}
 	uint64_t i = res->hdr.request_id - run->id_base - 1;
-	if (k == K_HUNT && i < run->g.nhunts) {
+	if (k == K_HUNT && i < n->g.nhunts) {
 		struct cairn_hunt_created hc;
 		memcpy(&hc, res->payload, sizeof(hc));
-		game_set_hunt(&run->g, (uint32_t)i, hc.hunt_id);
-	} else if (k == K_JOIN && i < run->g.nplayers) {
+		game_set_hunt(&n->g, (uint32_t)i, hc.hunt_id);
+	} else if (k == K_JOIN && i < n->g.nplayers) {
 		struct cairn_joined j;
 		memcpy(&j, res->payload, sizeof(j));
-		run->g.players[i].player_id = j.player_id;
+		n->g.players[i].player_id = j.player_id;
 	}
 }
+
+/* ---- latency samples ---- */
+
+/* Room for cap samples (and their pairs); the memory is touched now, not in a timed loop. */
+static int samples_init(struct samples *s, size_t cap, bool paired)
+{
+	memset(s, 0, sizeof(*s));
+	s->cap = cap;
+	s->rng = 0x9E3779B97F4A7C15ull;
+	s->v = malloc(cap * sizeof(s->v[0]));
+	s->w = paired ? malloc(cap * sizeof(s->w[0])) : NULL;
+	if (!s->v || (paired && !s->w)) {
+		return -ENOMEM;
+	}
+	memset(s->v, 0, cap * sizeof(s->v[0]));
+	if (s->w) {
+		memset(s->w, 0, cap * sizeof(s->w[0]));
+	}
+	return 0;
+}
+
+static void samples_free(struct samples *s)
+{
+	free(s->v);
+	free(s->w);
+	memset(s, 0, sizeof(*s));
+}
+
+static inline void samples_add(struct samples *s, uint64_t v, uint64_t w)
+{
+	s->max_v = v > s->max_v ? v : s->max_v;
+	s->max_w = w > s->max_w ? w : s->max_w;
+	s->over_1ms += v > 1000000;
+	/* Algorithm R: sample number count (from 0) replaces a kept one with chance cap/count. */
+	size_t slot = s->n;
+	if (s->n == s->cap) {
+		s->rng ^= s->rng >> 12;
+		s->rng ^= s->rng << 25;
+		s->rng ^= s->rng >> 27;
+		slot = (size_t)((s->rng * 0x2545F4914F6CDD1Dull) % (s->count + 1));
+	} else {
+		s->n++;
+	}
+	if (slot < s->cap) {
+		s->v[slot] = v;
+		if (s->w) {
+			s->w[slot] = w;
+		}
+	}
+	s->count++;
+}
+
+/* Summarizes the kept samples (v, or w with second) into *out, with the true maximum. */
+static void samples_summary(struct samples *s, bool second, struct latency_summary *out)
+{
+	stats_summarize(second ? s->w : s->v, s->n, out);
+	uint64_t max = second ? s->max_w : s->max_v;
+	out->max = max > out->max ? max : out->max;
+}
+
+/* ---- the pipeline ---- */
 
 /* Turns of the host loop that did nothing before it waits in cairn_wait (--host-idle wait). */
 #define IDLE_TURNS_BEFORE_WAIT 64
 #define WAIT_NS                (1000 * 1000)
 
 /*
- * Sends n commands of kind k with at most --inflight batches of --batch commands
- * outstanding, and takes every result. With lat, lat[j] gets the time of the j-th
- * result taken: from the cairn_submit_batch call that pushed its command to the
- * cairn_poll_batch (or cairn_wait) call that returned it. Returns 0, or a negative code
- * after saying why (the daemon went away, or nothing came back for STALL_NS).
+ * Sends n commands of kind k to node nd with at most --inflight batches of --batch
+ * commands outstanding, and takes every result. With lat, each command's time goes
+ * there: from the cairn_submit_batch call that pushed it to the cairn_poll_batch (or
+ * cairn_wait) call that returned its result. Returns 0, or a negative code after saying
+ * why (the daemon went away, or nothing came back for STALL_NS).
  */
-static int pipeline(struct wal_run *run, enum kind k, uint64_t n, uint64_t *lat,
-		    struct pipe_stats *st)
+static int pipeline(struct wal_run *run, struct node *nd, enum kind k, uint64_t n,
+		    struct samples *lat, struct pipe_stats *st)
 {
 	static struct cairn_msg buf[1024], res[POLL_MAX];
 	/* Submit times by request id; a window never exceeds the ring, so none is reused early. */
 	static uint64_t stamp[RING_CAPACITY];
 	const uint64_t mask = RING_CAPACITY - 1;
-	cairn_client *c = run->c;
+	cairn_client *c = nd->c;
 	unsigned batch = (unsigned)run->o.batch;
 	uint64_t window = run->o.batch * run->o.inflight;
 	uint64_t built = 0, done = 0, last_done = 0;
@@ -588,7 +692,7 @@ static int pipeline(struct wal_run *run, enum kind k, uint64_t n, uint64_t *lat,
 		if (off == nbuf && built < n && built - done + batch <= window) {
 			nbuf = (unsigned)(n - built < batch ? n - built : batch);
 			for (unsigned i = 0; i < nbuf; i++) {
-				build(run, k, built + i, &buf[i]);
+				build(run, nd, k, built + i, &buf[i]);
 			}
 			built += nbuf;
 			off = 0;
@@ -628,10 +732,10 @@ static int pipeline(struct wal_run *run, enum kind k, uint64_t n, uint64_t *lat,
 		if (got > 0) {
 			uint64_t t = lat ? cairn__now_ns() : 0;
 			for (int i = 0; i < got; i++) {
-				take(run, k, &res[i], st);
+				take(run, nd, k, &res[i], st);
 				if (lat) {
 					uint64_t j = res[i].hdr.request_id - run->id_base - 1;
-					lat[done + (uint64_t)i] = t - stamp[j & mask];
+					samples_add(lat, t - stamp[j & mask], 0);
 				}
 			}
 			done += (uint64_t)got;
@@ -687,10 +791,10 @@ static bool pipe_clean(const char *what, const struct pipe_stats *st)
 }
 
 /* Runs a pipeline of n commands and checks every result; 0 or a negative code. */
-static int drive(struct wal_run *run, enum kind k, uint64_t n, uint64_t *lat, const char *what,
-		 struct pipe_stats *st)
+static int drive(struct wal_run *run, struct node *nd, enum kind k, uint64_t n, struct samples *lat,
+		 const char *what, struct pipe_stats *st)
 {
-	int r = pipeline(run, k, n, lat, st);
+	int r = pipeline(run, nd, k, n, lat, st);
 	if (r < 0) {
 		return r;
 	}
@@ -851,8 +955,8 @@ static bool running(pid_t pid)
  * does before it listens (recovery included), polled every half millisecond.
  * Returns 0, or a negative code after saying why.
  */
-static int start_daemon(struct wal_run *run, const char *const *args, unsigned nargs,
-			uint64_t timeout_ns, uint64_t *ready_ns)
+static int start_daemon(struct wal_run *run, struct node *n, const char *const *args,
+			unsigned nargs, uint64_t timeout_ns, uint64_t *ready_ns)
 {
 	struct cairn_open_options oo = {
 		.name = "cairn-bench",
@@ -860,64 +964,88 @@ static int start_daemon(struct wal_run *run, const char *const *args, unsigned n
 		.res_capacity = RING_CAPACITY,
 	};
 	char err[PATH_MAX + 256];
-	memset(&run->d, 0, sizeof(run->d));
-	memcpy(run->d.binary, run->found.binary, sizeof(run->d.binary));
-	memcpy(run->d.found_by, run->found.found_by, sizeof(run->d.found_by));
+	memset(&n->d, 0, sizeof(n->d));
+	memcpy(n->d.binary, run->found.binary, sizeof(n->d.binary));
+	memcpy(n->d.found_by, run->found.found_by, sizeof(n->d.found_by));
 	for (unsigned i = 0; i < nargs; i++) {
-		run->d.extra_args[run->d.n_extra_args++] = args[i];
+		n->d.extra_args[n->d.n_extra_args++] = args[i];
 	}
 	for (unsigned i = 0; i < run->o.n_daemon_args; i++) {
-		run->d.extra_args[run->d.n_extra_args++] = run->o.daemon_args[i];
+		n->d.extra_args[n->d.n_extra_args++] = run->o.daemon_args[i];
 	}
 	uint64_t t0 = cairn__now_ns();
-	int r = cairnd_spawn(&run->d, run->o.daemon_cpu, &run->m.usable, err, sizeof(err));
+	int r = cairnd_spawn(&n->d, run->o.daemon_cpu, &run->m.usable, err, sizeof(err));
 	if (r < 0) {
-		bench_error(CMD, "cannot start %s: %s", run->d.binary, err);
-		cairnd_cleanup(&run->d, false);
+		bench_error(CMD, "cannot start %s: %s", n->d.binary, err);
+		cairnd_cleanup(&n->d, false);
 		return r;
 	}
-	run->spawned = true;
+	n->spawned = true;
 	/* A finer poll than cairnd_attach's, for the start time; it then attaches at once. */
 	struct stat st;
-	while (stat(run->d.socket, &st) < 0 && running(run->d.pid) &&
+	while (stat(n->d.socket, &st) < 0 && running(n->d.pid) &&
 	       cairn__now_ns() - t0 < timeout_ns) {
 		struct timespec ts = {.tv_nsec = 500 * 1000};
 		nanosleep(&ts, NULL);
 	}
-	r = cairnd_attach(&run->d, ATTACH_TIMEOUT_NS, &oo, &run->c, err, sizeof(err));
+	r = cairnd_attach(&n->d, ATTACH_TIMEOUT_NS, &oo, &n->c, err, sizeof(err));
 	*ready_ns = cairn__now_ns() - t0;
 	if (r < 0) {
 		bench_error(CMD, "%s", err);
-		cairnd_show_log(&run->d);
-		cairnd_cleanup(&run->d, true);
-		run->spawned = false;
+		cairnd_show_log(&n->d);
+		cairnd_cleanup(&n->d, true);
+		n->spawned = false;
 		return r;
 	}
 	return 0;
 }
 
-/* Detaches and stops the daemon with SIGTERM; it must exit 0. Returns 0 or a code. */
-static int stop_daemon(struct wal_run *run, bool failed)
+/* Adds the bytes node n's daemon caused to be written to storage to the run's count. */
+static void count_daemon_io(struct wal_run *run, struct node *n)
 {
-	cairn_close(run->c);
-	run->c = NULL;
-	if (!run->spawned) {
-		return 0;
+	char path[64], line[128];
+	if (!n->spawned || n->d.pid <= 0) {
+		return;
 	}
-	run->spawned = false;
-	return cairnd_finish(&run->d, CMD, STOP_TIMEOUT_NS, failed);
+	snprintf(path, sizeof(path), "/proc/%d/io", (int)n->d.pid);
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long v;
+		if (sscanf(line, "write_bytes: %llu", &v) == 1) {
+			run->daemons_written += v;
+		}
+	}
+	fclose(f);
 }
 
-/* Detaches, then kills the daemon with SIGKILL, as a crash would. */
-static void kill_daemon(struct wal_run *run)
+/* Detaches from node n's daemon and stops it with SIGTERM; it must exit 0. 0 or a code. */
+static int stop_daemon(struct wal_run *run, struct node *n, bool failed)
 {
-	cairn_close(run->c);
-	run->c = NULL;
-	if (run->spawned) {
-		proc_kill(run->d.pid);
-		run->d.pid = 0;
-		cairnd_cleanup(&run->d, false);
-		run->spawned = false;
+	cairn_close(n->c);
+	n->c = NULL;
+	if (!n->spawned) {
+		return 0;
+	}
+	/* Its last writes (the drain) are missed: a few batches at most. */
+	count_daemon_io(run, n);
+	n->spawned = false;
+	return cairnd_finish(&n->d, CMD, STOP_TIMEOUT_NS, failed);
+}
+
+/* Detaches from node n's daemon, then kills it with SIGKILL, as a crash would. */
+static void kill_daemon(struct wal_run *run, struct node *n)
+{
+	cairn_close(n->c);
+	n->c = NULL;
+	if (n->spawned) {
+		count_daemon_io(run, n);
+		proc_kill(n->d.pid);
+		n->d.pid = 0;
+		cairnd_cleanup(&n->d, false);
+		n->spawned = false;
 	}
 }
 
@@ -994,37 +1122,43 @@ static void schedstat(pid_t pid, pid_t tid, uint64_t *run_ns, uint64_t *wait_ns)
 	}
 }
 
-/* ---- (1) and (2): one configuration ---- */
+/* ---- (1) and (2) ---- */
 
-static int setup_world(struct wal_run *run)
+/* Whether configuration i is measured in this run (--only). */
+static bool measured(const struct wal_run *run, unsigned i)
+{
+	return run->o.only < 0 || (unsigned)run->o.only == i;
+}
+
+static int setup_world(struct wal_run *run, struct node *n)
 {
 	struct pipe_stats st;
 	const struct wal_opts *o = &run->o;
 	/* Every configuration gets the same world and the same moves. */
-	game_free(&run->g);
-	int r = game_init(&run->g, run->map, CAIRN_DEFAULT_CELL_MM, (uint32_t)o->hunts,
+	int r = game_init(&n->g, run->map, CAIRN_DEFAULT_CELL_MM, (uint32_t)o->hunts,
 			  (uint32_t)o->players, STEP_MM, 7);
 	if (r < 0) {
 		bench_error(CMD, "cannot prepare the traffic: %s", cairn_strerror(r));
 		return r;
 	}
-	if ((r = drive(run, K_HUNT, run->g.nhunts, NULL, "HUNT_CREATE", &st)) < 0 ||
-	    (r = drive(run, K_JOIN, run->g.nplayers, NULL, "JOIN", &st)) < 0) {
+	if ((r = drive(run, n, K_HUNT, n->g.nhunts, NULL, "HUNT_CREATE", &st)) < 0 ||
+	    (r = drive(run, n, K_JOIN, n->g.nplayers, NULL, "JOIN", &st)) < 0) {
 		return r;
 	}
-	game_shuffle(&run->g);
+	game_shuffle(&n->g);
 	return 0;
 }
 
-/* (2): one MOVE at a time, n of them; with keep, the times go to run->lat_rt. */
-static int round_trips(struct wal_run *run, uint64_t n, bool keep, uint64_t *elapsed)
+/* (2): count MOVEs one at a time; with keep, the times go to run->lat_rt. */
+static int round_trips(struct wal_run *run, struct node *n, uint64_t count, bool keep,
+		       uint64_t *elapsed)
 {
 	struct cairn_msg cmd, res;
 	uint64_t start = cairn__now_ns();
-	for (uint64_t i = 0; i < n; i++) {
-		game_next_move(&run->g, &cmd);
+	for (uint64_t i = 0; i < count; i++) {
+		game_next_move(&n->g, &cmd);
 		uint64_t t0 = cairn__now_ns();
-		int r = cairn_call(run->c, &cmd, &res, CALL_TIMEOUT_NS);
+		int r = cairn_call(n->c, &cmd, &res, CALL_TIMEOUT_NS);
 		uint64_t t1 = cairn__now_ns();
 		if (r < 0 || res.hdr.type != CAIRN_MSG_MOVED) {
 			const char *name = cairn_error_name(-r);
@@ -1061,20 +1195,25 @@ static unsigned cfg_args(struct wal_run *run, enum cfg_id i, const char **args)
 /* Starts configuration i's daemon on its data directory, fresh or as left. */
 static int start_cfg(struct wal_run *run, enum cfg_id i, uint64_t timeout_ns, uint64_t *ready_ns)
 {
+	struct node *n = &run->nodes[i];
 	const char *args[8];
-	unsigned n = cfg_args(run, i, args);
-	int r = start_daemon(run, args, n, timeout_ns, ready_ns);
+	unsigned nargs = cfg_args(run, i, args);
+	int r = start_daemon(run, n, args, nargs, timeout_ns, ready_ns);
 	if (r == 0) {
 		bench_progress("wal: %s: started %s as pid %d (%.0f ms to ready), log %s",
-			       cfgs[i].name, run->d.binary, (int)run->d.pid, *ready_ns / 1e6,
-			       run->d.log);
+			       cfgs[i].name, n->d.binary, (int)n->d.pid, *ready_ns / 1e6, n->d.log);
 	}
 	return r;
 }
 
-static int measure_cfg(struct wal_run *run, enum cfg_id id, struct report *rep)
+/*
+ * Starts configuration id's daemon on an empty data directory, checks its backend,
+ * builds the world, and measures (2)'s round trips; then warms it up for (1).
+ */
+static int prepare_cfg(struct wal_run *run, enum cfg_id id, struct report *rep)
 {
 	const struct wal_opts *o = &run->o;
+	struct node *n = &run->nodes[id];
 	struct cfg_result *cr = &run->res[id];
 	struct pipe_stats st;
 	struct cairn_wal_status ws;
@@ -1084,11 +1223,11 @@ static int measure_cfg(struct wal_run *run, enum cfg_id id, struct report *rep)
 	if ((r = start_cfg(run, id, ATTACH_TIMEOUT_NS, &cr->start_ns)) < 0) {
 		return r;
 	}
-	if ((r = wal_status(run->c, &ws)) < 0) {
+	if ((r = wal_status(n->c, &ws)) < 0) {
 		return r;
 	}
 	cr->backend = ws.backend;
-	parse_backend(run->d.log, cr->why, sizeof(cr->why));
+	parse_backend(n->d.log, cr->why, sizeof(cr->why));
 	if (cfgs[id].want >= 0 && ws.backend != cfgs[id].want) {
 		bench_error(CMD, "%s: cairnd uses the %s backend, not %s: %s", cfgs[id].name,
 			    backend_name(ws.backend), backend_name(cfgs[id].want), cr->why);
@@ -1096,47 +1235,75 @@ static int measure_cfg(struct wal_run *run, enum cfg_id id, struct report *rep)
 	}
 	if (id == CFG_SYNC_URING) {
 		/* The placement of the daemon that does the most: all its threads are up. */
-		report_place_threads(rep, "cairnd (sync, io_uring)", run->d.pid);
+		report_place_threads(rep, "cairnd (sync, io_uring)", n->d.pid);
 		/* Its start on an empty data directory, the baseline of (3). */
-		parse_recovery(run->d.log, &run->empty);
+		parse_recovery(n->d.log, &run->empty);
 		run->empty.ready_ns = cr->start_ns;
 		run->empty.done = true;
 	}
 
-	bench_progress("wal: %s: setup, %u hunts and %u players...", cfgs[id].name,
-		       (unsigned)o->hunts, (unsigned)(o->hunts * o->players));
-	if ((r = setup_world(run)) < 0) {
+	bench_progress("wal: %s: setup, %u hunts and %u players, then %llu MOVEs one at a time "
+		       "(cairn_call)...",
+		       cfgs[id].name, (unsigned)o->hunts, (unsigned)(o->hunts * o->players),
+		       (unsigned long long)o->round_trips);
+	if ((r = setup_world(run, n)) < 0) {
 		return r;
 	}
-	bench_progress("wal: %s: %llu MOVEs one at a time (cairn_call)...", cfgs[id].name,
-		       (unsigned long long)o->round_trips);
-	if ((r = round_trips(run, o->round_trips / 10, false, &ns)) < 0 ||
-	    (r = round_trips(run, o->round_trips, true, &ns)) < 0) {
+	if ((r = round_trips(run, n, o->round_trips / 10, false, &ns)) < 0 ||
+	    (r = round_trips(run, n, o->round_trips, true, &ns)) < 0) {
 		return r;
 	}
 	stats_summarize(run->lat_rt, o->round_trips, &cr->rt);
 	cr->rt_per_s = (double)o->round_trips * 1e9 / (double)ns;
-
-	bench_progress("wal: %s: %llu runs of %llu MOVEs, batched...", cfgs[id].name,
-		       (unsigned long long)o->runs, (unsigned long long)o->moves);
-	if (o->warmup && (r = drive(run, K_MOVE, o->warmup, NULL, "MOVE (warm-up)", &st)) < 0) {
+	if (o->warmup && (r = drive(run, n, K_MOVE, o->warmup, NULL, "MOVE (warm-up)", &st)) < 0) {
 		return r;
 	}
-	for (uint64_t i = 0; i < o->runs; i++) {
-		if ((r = drive(run, K_MOVE, o->moves, run->lat_load + i * o->moves, "MOVE", &st)) <
-		    0) {
+	return 0;
+}
+
+/*
+ * (1) and (2) under load: --runs rounds, each with one run of every configuration
+ * measured, in turn, the first one a step further each round. Every daemon stays up, so
+ * that no configuration is always the one after a rest of the disk, or the first on a
+ * cold one: on a virtual disk with burst credit, that decides the figures.
+ */
+static int measure_rounds(struct wal_run *run)
+{
+	const struct wal_opts *o = &run->o;
+	struct pipe_stats st;
+	struct cairn_wal_status ws;
+	int r;
+	for (uint64_t round = 0; round < o->runs; round++) {
+		bench_progress("wal: (1) round %llu of %llu: %llu MOVEs, batched, on each "
+			       "configuration...",
+			       (unsigned long long)round + 1, (unsigned long long)o->runs,
+			       (unsigned long long)o->moves);
+		for (unsigned k = 0; k < NCFG; k++) {
+			unsigned i = (unsigned)((round + k) % NCFG);
+			struct node *n = &run->nodes[i];
+			struct cfg_result *cr = &run->res[i];
+			if (!measured(run, i)) {
+				continue;
+			}
+			if ((r = drive(run, n, K_MOVE, o->moves, &n->load, "MOVE", &st)) < 0) {
+				return r;
+			}
+			cr->rate[round] = (double)o->moves * 1e9 / (double)st.ns;
+			cr->turns += st.turns;
+			cr->idle_turns += st.idle_turns;
+		}
+	}
+	for (unsigned i = 0; i < NCFG; i++) {
+		if (!measured(run, i)) {
+			continue;
+		}
+		samples_summary(&run->nodes[i].load, false, &run->res[i].load);
+		if ((r = wal_status(run->nodes[i].c, &ws)) < 0) {
 			return r;
 		}
-		cr->rate[i] = (double)o->moves * 1e9 / (double)st.ns;
-		cr->turns += st.turns;
-		cr->idle_turns += st.idle_turns;
+		run->res[i].lsn = ws.durable_lsn;
+		run->res[i].ran = true;
 	}
-	stats_summarize(run->lat_load, o->runs * o->moves, &cr->load);
-	if ((r = wal_status(run->c, &ws)) < 0) {
-		return r;
-	}
-	cr->lsn = ws.durable_lsn;
-	cr->ran = true;
 	return 0;
 }
 
@@ -1144,6 +1311,7 @@ static int measure_cfg(struct wal_run *run, enum cfg_id id, struct report *rep)
 
 static int grow_and_kill(struct wal_run *run)
 {
+	struct node *n = &run->nodes[CFG_SYNC_URING];
 	struct pipe_stats st;
 	struct cairn_wal_status ws;
 	int r;
@@ -1152,11 +1320,12 @@ static int grow_and_kill(struct wal_run *run)
 		run->topped_up = run->o.records - have;
 		bench_progress("wal: (3) growing the log from %llu to %llu records...",
 			       (unsigned long long)have, (unsigned long long)run->o.records);
-		if ((r = drive(run, K_MOVE, run->topped_up, NULL, "MOVE (log growth)", &st)) < 0) {
+		if ((r = drive(run, n, K_MOVE, run->topped_up, NULL, "MOVE (log growth)", &st)) <
+		    0) {
 			return r;
 		}
 	}
-	if ((r = wal_status(run->c, &ws)) < 0) {
+	if ((r = wal_status(n->c, &ws)) < 0) {
 		return r;
 	}
 	/* Every result was taken, and in sync mode a result means durable. */
@@ -1164,25 +1333,26 @@ static int grow_and_kill(struct wal_run *run)
 	bench_progress("wal: (3) SIGKILL with %llu records acknowledged, then a new cairnd on "
 		       "the same data directory...",
 		       (unsigned long long)run->acked_lsn);
-	kill_daemon(run);
+	kill_daemon(run, n);
 	return 0;
 }
 
 /* A start on the sync/io_uring data directory as left: recovery. */
 static int recover_start(struct wal_run *run, struct start *s)
 {
+	struct node *n = &run->nodes[CFG_SYNC_URING];
 	struct cairn_wal_status ws;
 	int r = start_cfg(run, CFG_SYNC_URING, RECOVER_TIMEOUT_NS, &s->ready_ns);
 	if (r < 0) {
 		return r;
 	}
-	parse_recovery(run->d.log, s);
+	parse_recovery(n->d.log, s);
 	if (!s->parsed) {
 		bench_progress("wal: no \"recovered LSN N in X s\" line in %s: the daemon's own "
 			       "recovery time is not reported",
-			       run->d.log);
+			       n->d.log);
 	}
-	if ((r = wal_status(run->c, &ws)) < 0) {
+	if ((r = wal_status(n->c, &ws)) < 0) {
 		return r;
 	}
 	s->durable = ws.durable_lsn;
@@ -1420,42 +1590,19 @@ static void *snap_main(void *arg)
 	return NULL;
 }
 
-static int ping_set_init(struct ping_set *p)
-{
-	memset(p, 0, sizeof(*p));
-	p->cap = PING_CAP;
-	p->rng = 0x9E3779B97F4A7C15ull;
-	p->rtt = malloc(p->cap * sizeof(p->rtt[0]));
-	p->to = malloc(p->cap * sizeof(p->to[0]));
-	if (!p->rtt || !p->to) {
-		return -ENOMEM;
-	}
-	/* Touched now, so that no page fault lands in a timed loop. */
-	memset(p->rtt, 0, p->cap * sizeof(p->rtt[0]));
-	memset(p->to, 0, p->cap * sizeof(p->to[0]));
-	return 0;
-}
-
-static void ping_set_free(struct ping_set *p)
-{
-	free(p->rtt);
-	free(p->to);
-	memset(p, 0, sizeof(*p));
-}
-
 /*
- * One PING by cairn_call, into p: the round trip, and the time from the call to the
- * daemon's ingress stamp (the same CLOCK_MONOTONIC, taken as its apply loop picks the
- * PING up). A stalled apply loop lengthens the second; a host thread preempted while
+ * One PING by cairn_call on client c, into p: the round trip, and the time from the call
+ * to the daemon's ingress stamp (the same CLOCK_MONOTONIC, taken as its apply loop picks
+ * the PING up). A stalled apply loop lengthens the second; a host thread preempted while
  * it waits for the PONG lengthens only the first.
  */
-static int ping_once(struct wal_run *run, struct ping_set *p)
+static int ping_once(struct wal_run *run, cairn_client *c, struct ping_set *p)
 {
 	struct cairn_msg cmd, res;
 	struct cairn_pong pong;
 	game_msg_ping(&cmd);
 	uint64_t t0 = cairn__now_ns();
-	int r = cairn_call(run->c, &cmd, &res, CALL_TIMEOUT_NS);
+	int r = cairn_call(c, &cmd, &res, CALL_TIMEOUT_NS);
 	uint64_t t1 = cairn__now_ns();
 	if (r == 0 && res.hdr.type != CAIRN_MSG_PONG) {
 		r = -CAIRN_E_BAD_REPLY;
@@ -1465,42 +1612,26 @@ static int ping_once(struct wal_run *run, struct ping_set *p)
 		return r;
 	}
 	memcpy(&pong, res.payload, sizeof(pong));
-	uint64_t rtt = t1 - t0, to = 0;
+	uint64_t to = 0;
 	/* Only meaningful when the daemon's stamps run on our clock (no offset after a reboot). */
 	if (pong.ingress_ns >= t0 && pong.ingress_ns <= t1) {
 		to = pong.ingress_ns - t0;
 	} else {
 		run->ping_to_valid = false;
 	}
-	p->max_rtt = rtt > p->max_rtt ? rtt : p->max_rtt;
-	p->max_to = to > p->max_to ? to : p->max_to;
-	p->over_1ms += rtt > 1000000;
-	/* Algorithm R: sample number count (from 0) replaces a kept one with chance cap/count. */
-	size_t slot = p->n;
-	if (p->n == p->cap) {
-		p->rng ^= p->rng >> 12;
-		p->rng ^= p->rng << 25;
-		p->rng ^= p->rng >> 27;
-		slot = (size_t)((p->rng * 0x2545F4914F6CDD1Dull) % (p->count + 1));
-	} else {
-		p->n++;
-	}
-	if (slot < p->cap) {
-		p->rtt[slot] = rtt;
-		p->to[slot] = to;
-	}
-	p->count++;
+	samples_add(&p->s, t1 - t0, to);
 	return 0;
 }
 
 static int snapshots(struct wal_run *run)
 {
 	const struct wal_opts *o = &run->o;
+	struct node *n = &run->nodes[CFG_SYNC_URING];
 	struct pipe_stats st;
 	struct cairn_wal_status ws;
 	cairn_client *c2 = NULL;
 	struct cairn_open_options oo = {.name = "cairn-bench snapshot"};
-	pid_t dpid = run->d.pid;
+	pid_t dpid = n->d.pid;
 	pid_t apply = find_thread(dpid, "cairn-apply"), store = find_thread(dpid, "cairn-store");
 	pid_t host = gettid();
 	uint64_t a_wait, h_wait, s_run, a_wait1, h_wait1, s_run1, x;
@@ -1510,11 +1641,12 @@ static int snapshots(struct wal_run *run)
 		bench_progress("wal: (5) cairnd's threads cairn-apply and cairn-store were not "
 			       "found: their CPU accounting is not reported");
 	}
-	if ((r = ping_set_init(&run->without)) < 0 || (r = ping_set_init(&run->during)) < 0) {
+	if ((r = samples_init(&run->without.s, PING_CAP, true)) < 0 ||
+	    (r = samples_init(&run->during.s, PING_CAP, true)) < 0) {
 		bench_error(CMD, "cannot allocate the PING samples: %s", strerror(-r));
 		return r;
 	}
-	r = cairn_open(run->d.socket, &oo, &c2);
+	r = cairn_open(n->d.socket, &oo, &c2);
 	if (r < 0) {
 		bench_error(CMD, "(5) cannot attach a second client: %s", cairn_strerror(r));
 		return r;
@@ -1523,11 +1655,11 @@ static int snapshots(struct wal_run *run)
 	/* Game ids from the setup of the sync/io_uring run still name the recovered world. */
 	for (uint64_t k = 0; k < o->snapshots; k++) {
 		struct snap_row *row = &run->snaps[run->nsnaps];
-		if (o->snapshot_moves && (r = drive(run, K_MOVE, o->snapshot_moves, NULL,
+		if (o->snapshot_moves && (r = drive(run, n, K_MOVE, o->snapshot_moves, NULL,
 						    "MOVE (before a snapshot)", &st)) < 0) {
 			goto out;
 		}
-		if ((r = wal_status(run->c, &ws)) < 0) {
+		if ((r = wal_status(n->c, &ws)) < 0) {
 			goto out;
 		}
 		/* The follower starts at the recovered state, then at each snapshot taken. */
@@ -1550,7 +1682,7 @@ static int snapshots(struct wal_run *run)
 			goto out;
 		}
 		while (!cairn__load_acquire(&sc.done)) {
-			if ((r = ping_once(run, &run->during)) < 0) {
+			if ((r = ping_once(run, n->c, &run->during)) < 0) {
 				pthread_join(th, NULL);
 				goto out;
 			}
@@ -1580,7 +1712,7 @@ static int snapshots(struct wal_run *run)
 		schedstat(getpid(), host, &x, &h_wait);
 		t0 = cairn__now_ns();
 		while (cairn__now_ns() - t0 < d_ns) {
-			if ((r = ping_once(run, &run->without)) < 0) {
+			if ((r = ping_once(run, n->c, &run->without)) < 0) {
 				goto out;
 			}
 		}
@@ -1593,6 +1725,88 @@ static int snapshots(struct wal_run *run)
 	r = 0;
 out:
 	cairn_close(c2);
+	return r;
+}
+
+/* ---- (6) the disk alone ---- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The syncs of one second of the probe, summarized into *d. */
+static void disk_second(uint64_t *lat, uint64_t n, struct disk_second *d)
+{
+	qsort(lat, n, sizeof(lat[0]), cmp_u64);
+	d->syncs = n;
+	d->p50_ns = n ? stats_percentile(lat, n, 5000) : 0;
+	d->p99_ns = n ? stats_percentile(lat, n, 9900) : 0;
+	d->max_ns = n ? lat[n - 1] : 0;
+}
+
+/*
+ * (6): what the disk does alone, after the run, for seconds seconds: pwrite of
+ * DISK_BLOCK then fdatasync, again and again, into a fallocated file as the log's
+ * segments are. The first second and the last say how much burst the disk had left and
+ * what it sustains. Returns 0, or a negative code after saying why.
+ */
+static int disk_probe(struct wal_run *run, unsigned seconds)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/disk-probe", run->work);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	void *buf = NULL;
+	uint64_t *lat = malloc(1000000 * sizeof(uint64_t));
+	int r = fd < 0 ? -errno : 0;
+	if (r == 0 && fallocate(fd, 0, 0, (off_t)DISK_FILE) < 0) {
+		r = -errno;
+	}
+	if (r == 0 && (posix_memalign(&buf, 4096, DISK_BLOCK) != 0 || !lat)) {
+		r = -ENOMEM;
+	}
+	if (r < 0) {
+		bench_error(CMD, "(6) cannot prepare %s: %s", path, strerror(-r));
+		goto out;
+	}
+	memset(buf, 0x5a, DISK_BLOCK);
+	bench_progress("wal: (6) the disk alone: %u KiB write + fdatasync for %u s...",
+		       DISK_BLOCK >> 10, seconds);
+	uint64_t off = 0, n = 0, start = cairn__now_ns(), sec = start;
+	unsigned done = 0;
+	while (done < seconds) {
+		uint64_t t0 = cairn__now_ns();
+		if (pwrite(fd, buf, DISK_BLOCK, (off_t)off) != (ssize_t)DISK_BLOCK ||
+		    fdatasync(fd) < 0) {
+			r = errno ? -errno : -EIO;
+			bench_error(CMD, "(6) write + fdatasync of %s: %s", path, strerror(-r));
+			goto out;
+		}
+		uint64_t t1 = cairn__now_ns();
+		off = off + DISK_BLOCK < DISK_FILE ? off + DISK_BLOCK : 0;
+		run->probe_written += DISK_BLOCK;
+		if (n < 1000000) {
+			lat[n++] = t1 - t0;
+		}
+		if (t1 - sec >= 1000000000u) {
+			if (done == 0) {
+				disk_second(lat, n, &run->disk_first);
+			}
+			disk_second(lat, n, &run->disk_last);
+			done++;
+			n = 0;
+			sec = t1;
+		}
+	}
+	run->disk_seconds = done;
+out:
+	free(lat);
+	free(buf);
+	if (fd >= 0) {
+		close(fd);
+		unlink(path);
+	}
 	return r;
 }
 
@@ -1619,13 +1833,48 @@ static uint64_t own_cpu_ns(void)
  * threads count as something else, those that write our logs back included (a few
  * per cent on a quiet machine).
  */
+/* Bytes written to block device major:minor since boot (/proc/diskstats); false if unknown. */
+static bool dev_written(unsigned major, unsigned minor, char *name, size_t len, uint64_t *bytes)
+{
+	char line[512], dev[64];
+	bool found = false;
+	FILE *f = fopen("/proc/diskstats", "re");
+	if (!f) {
+		return false;
+	}
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned ma, mi;
+		unsigned long long v[7];
+		/* major minor name reads merged sectors ms writes merged sectors-written ... */
+		if (sscanf(line, "%u %u %63s %llu %llu %llu %llu %llu %llu %llu", &ma, &mi, dev,
+			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]) == 10 &&
+		    ma == major && mi == minor) {
+			snprintf(name, len, "%.31s", dev);
+			*bytes = (uint64_t)v[6] * 512;
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
 static void others_start(struct wal_run *run)
 {
+	struct stat st;
 	run->others_pct = NAN;
+	run->dev_written = NAN;
 	if (machine_cpu_ticks(&run->busy0, &run->total0) < 0) {
 		run->total0 = 0;
 	}
 	run->own0_ns = own_cpu_ns();
+	if (stat(run->work, &st) == 0) {
+		run->dev_major = major(st.st_dev);
+		run->dev_minor = minor(st.st_dev);
+		if (!dev_written(run->dev_major, run->dev_minor, run->dev_name,
+				 sizeof(run->dev_name), &run->dev_written0)) {
+			run->dev_name[0] = '\0';
+		}
+	}
 }
 
 static void others_end(struct wal_run *run)
@@ -1640,6 +1889,12 @@ static void others_end(struct wal_run *run)
 	double all_ns = (double)(total - run->total0) * 1e9 / (double)hz;
 	double others = busy_ns - (double)(own_cpu_ns() - run->own0_ns);
 	run->others_pct = (others > 0 ? others : 0) * 100 / all_ns;
+	uint64_t w;
+	char name[32];
+	if (run->dev_name[0] &&
+	    dev_written(run->dev_major, run->dev_minor, name, sizeof(name), &w)) {
+		run->dev_written = (double)(w - run->dev_written0);
+	}
 }
 
 /* ---- the report ---- */
@@ -1697,21 +1952,22 @@ static void start_row(struct report *rep, unsigned table, const char *name, cons
 					       : NAN);
 }
 
-/* A row of (5); apply_wait and host_wait are NaN where they do not apply. */
-static void ping_row(struct report *rep, unsigned table, const char *name, uint64_t *v, size_t n,
-		     uint64_t max, double over, double apply_wait, double host_wait, bool valid)
+/*
+ * A row of (5): the round trips of p, or (second) the calls to the ingress stamp; the
+ * preemption figures are NaN where they do not apply.
+ */
+static void ping_row(struct report *rep, unsigned table, const char *name, struct ping_set *p,
+		     bool second, double apply_wait, double host_wait, bool valid)
 {
 	struct latency_summary s;
-	stats_summarize(v, n, &s);
-	/* Samples past the kept ones still count for the maximum. */
-	s.max = max > s.max ? max : s.max;
+	samples_summary(&p->s, second, &s);
 	struct report_row *row = report_latency_row(rep, table, name, &s);
 	if (!valid) {
 		for (unsigned i = 1; i < row->nfields; i++) {
 			row->f[i].value = NAN;
 		}
 	}
-	report_field(row, "over_1ms", "> 1 ms", REPORT_COUNT, over);
+	report_field(row, "over_1ms", "> 1 ms", REPORT_COUNT, second ? NAN : (double)p->s.over_1ms);
 	report_field(row, "apply_waiting_for_cpu_ns", "apply thread preempted", REPORT_NS,
 		     apply_wait);
 	report_field(row, "host_waiting_for_cpu_ns", "host preempted", REPORT_NS, host_wait);
@@ -1759,6 +2015,24 @@ static void report_all(struct wal_run *run, struct report *rep)
 		    "Little's law about %llu / throughput, whatever the disk does.",
 		    (unsigned long long)(o->batch * o->inflight),
 		    (unsigned long long)(o->batch * o->inflight));
+
+	if (o->runs > 1) {
+		char line[256];
+		size_t len = (size_t)snprintf(line, sizeof(line), "(1) by round, M/s:");
+		for (unsigned i = CFG_RELAXED; i < NCFG && len < sizeof(line); i++) {
+			if (!run->res[i].ran) {
+				continue;
+			}
+			len += (size_t)snprintf(line + len, sizeof(line) - len, "%s %s",
+						i == CFG_RELAXED ? "" : ";", cfgs[i].dir);
+			for (uint64_t k = 0; k < o->runs && len < sizeof(line); k++) {
+				len += (size_t)snprintf(line + len, sizeof(line) - len, " %.2f",
+							run->res[i].rate[k] / 1e6);
+			}
+		}
+		report_line(rep, "%s (a disk with burst credit slows down as it is used up).",
+			    line);
+	}
 
 	/* (3) */
 	unsigned rec_t = report_table(rep, "(3) starts of cairnd (sync, io_uring)", true);
@@ -1822,17 +2096,15 @@ static void report_all(struct wal_run *run, struct report *rep)
 		report_table(rep, "(5) PING one at a time (cairn_call), snapshots or not", true);
 	unsigned snap_t = report_table(rep, "(5) snapshots (SNAPSHOT from a second client)", true);
 	if (run->nsnaps) {
-		const struct ping_set *w = &run->without, *d = &run->during;
-		ping_row(rep, ping_t, "round trip, no snapshot running", w->rtt, w->n, w->max_rtt,
-			 (double)w->over_1ms, (double)w->apply_wait_ns, (double)w->host_wait_ns,
-			 true);
-		ping_row(rep, ping_t, "round trip, during snapshots", d->rtt, d->n, d->max_rtt,
-			 (double)d->over_1ms, (double)d->apply_wait_ns, (double)d->host_wait_ns,
-			 true);
-		ping_row(rep, ping_t, "to the apply loop, no snapshot", w->to, w->n, w->max_to, NAN,
-			 NAN, NAN, run->ping_to_valid);
-		ping_row(rep, ping_t, "to the apply loop, during snapshots", d->to, d->n, d->max_to,
-			 NAN, NAN, NAN, run->ping_to_valid);
+		struct ping_set *w = &run->without, *d = &run->during;
+		ping_row(rep, ping_t, "round trip, no snapshot running", w, false,
+			 (double)w->apply_wait_ns, (double)w->host_wait_ns, true);
+		ping_row(rep, ping_t, "round trip, during snapshots", d, false,
+			 (double)d->apply_wait_ns, (double)d->host_wait_ns, true);
+		ping_row(rep, ping_t, "to the apply loop, no snapshot", w, true, NAN, NAN,
+			 run->ping_to_valid);
+		ping_row(rep, ping_t, "to the apply loop, during snapshots", d, true, NAN, NAN,
+			 run->ping_to_valid);
 		for (unsigned i = 0; i < run->nsnaps; i++) {
 			const struct snap_row *s = &run->snaps[i];
 			char name[32];
@@ -1855,7 +2127,7 @@ static void report_all(struct wal_run *run, struct report *rep)
 			rep,
 			"(5) %llu PINGs in %s during the snapshots, %llu in %s without (samples: "
 			"a uniform choice of them; maxima and > 1 ms: all).",
-			(unsigned long long)d->count, a, (unsigned long long)w->count, b);
+			(unsigned long long)d->s.count, a, (unsigned long long)w->s.count, b);
 		report_line(rep,
 			    "(5) \"to the apply loop\": from the call to the PONG's ingress "
 			    "stamp, taken when the apply loop picks the PING up; a stalled apply "
@@ -1867,7 +2139,54 @@ static void report_all(struct wal_run *run, struct report *rep)
 			run->cairnd_threads[0] ? run->cairnd_threads : "see placement");
 	}
 
+	/* (6) */
+	unsigned disk_t = report_table(rep, "(6) the disk alone: 128 KiB write + fdatasync", true);
+	if (run->disk_seconds) {
+		const struct disk_second *ds[2] = {&run->disk_first, &run->disk_last};
+		char name[48];
+		for (unsigned k = 0; k < 2; k++) {
+			if (k == 0) {
+				snprintf(name, sizeof(name), "first second");
+			} else {
+				snprintf(name, sizeof(name), "last second (of %u)",
+					 run->disk_seconds);
+			}
+			row = report_row(rep, disk_t, name);
+			report_field(row, "syncs_per_s", "syncs/s", REPORT_PER_S,
+				     (double)ds[k]->syncs);
+			report_field(row, "bytes_per_s", "bytes/s", REPORT_BYTES,
+				     (double)ds[k]->syncs * DISK_BLOCK);
+			report_field(row, "records_per_s", "as 120-B records/s", REPORT_PER_S,
+				     (double)ds[k]->syncs * DISK_BLOCK / rec);
+			report_field(row, "p50_ns", "p50", REPORT_NS, (double)ds[k]->p50_ns);
+			report_field(row, "p99_ns", "p99", REPORT_NS, (double)ds[k]->p99_ns);
+			report_field(row, "max_ns", "max", REPORT_NS, (double)ds[k]->max_ns);
+		}
+		report_line(rep,
+			    "(6) after everything else, into a fallocated file as the log's "
+			    "segments are: what the disk itself allows one writer that waits for "
+			    "each sync, in burst and sustained.");
+	}
+
 	report_param_num(rep, "others_busy_percent", "CPUs busy elsewhere, %", run->others_pct);
+	if (!isnan(run->dev_written)) {
+		double ours = (double)(run->daemons_written + run->probe_written);
+		char all[32], daemons[32], probe[32];
+		report_format(REPORT_BYTES, run->dev_written, all, sizeof(all));
+		report_format(REPORT_BYTES, (double)run->daemons_written, daemons, sizeof(daemons));
+		report_format(REPORT_BYTES, (double)run->probe_written, probe, sizeof(probe));
+		report_param_num(rep, "device_written_bytes", "bytes written to the disk",
+				 run->dev_written);
+		report_param_num(rep, "own_written_bytes", "bytes the run wrote", ours);
+		report_line(rep,
+			    "%s got %s of writes during the run: the cairnds' %s (their "
+			    "/proc/<pid>/io), (6)'s %s, and the filesystem's journal and other "
+			    "processes' the rest%s.",
+			    run->dev_name, all, daemons, probe,
+			    run->dev_written > DISK_WARN_RATIO * ours
+				    ? ": more than usual, the disk figures may suffer"
+				    : "");
+	}
 	report_line(rep,
 		    "Other processes and kernel threads (the logs' writeback among them) kept %.1f "
 		    "%% of all CPUs busy during the run%s.",
@@ -1940,7 +2259,7 @@ static void report_all(struct wal_run *run, struct report *rep)
 	/* On two CPUs the snapshot thread must take CPU time from the apply or host thread. */
 	bool third_cpu = run->m.usable_count >= 3;
 	t = report_target(rep, "PING max during snapshots", REPORT_NS, REPORT_AT_MOST,
-			  TARGET_SNAPSHOT_PING_NS, (double)run->during.max_rtt,
+			  TARGET_SNAPSHOT_PING_NS, (double)run->during.s.max_v,
 			  run->nsnaps > 0 && third_cpu);
 	snprintf(t->how, sizeof(t->how), "%s",
 		 third_cpu ? "round trip, one at a time"
@@ -1951,13 +2270,15 @@ static void report_all(struct wal_run *run, struct report *rep)
 
 static void release(struct wal_run *run, bool failed)
 {
-	stop_daemon(run, failed);
-	free(run->lat_load);
+	for (unsigned i = 0; i < NCFG; i++) {
+		stop_daemon(run, &run->nodes[i], failed);
+		samples_free(&run->nodes[i].load);
+		game_free(&run->nodes[i].g);
+	}
 	free(run->lat_rt);
-	run->lat_load = run->lat_rt = NULL;
-	ping_set_free(&run->without);
-	ping_set_free(&run->during);
-	game_free(&run->g);
+	run->lat_rt = NULL;
+	samples_free(&run->without.s);
+	samples_free(&run->during.s);
 	cairn__map_free(run->map);
 	run->map = NULL;
 	if (run->work[0]) {
@@ -1969,7 +2290,7 @@ static void release(struct wal_run *run, bool failed)
 	}
 }
 
-/* The disk the runs need at most: one configuration's log at a time, plus the kept one. */
+/* The disk the runs need at most: the three logs of (1) side by side, one grown for (3). */
 static uint64_t disk_needed(const struct wal_opts *o)
 {
 	double rec = (double)cairn__wal_rec_size(sizeof(struct cairn__wal_command));
@@ -1977,8 +2298,8 @@ static uint64_t disk_needed(const struct wal_opts *o)
 				  o->warmup + o->runs * o->moves);
 	double kept = per_cfg > (double)o->records ? per_cfg : (double)o->records;
 	kept += (double)o->snapshots * (double)o->snapshot_moves;
-	/* Segments are preallocated 64 MiB at a time; two of them may be ahead. */
-	return (uint64_t)((per_cfg + kept) * rec * 1.1) + (256ull << 20);
+	/* Segments are preallocated 64 MiB at a time; two of them may be ahead, per log. */
+	return (uint64_t)((2 * per_cfg + kept) * rec * 1.1) + (768ull << 20);
 }
 
 int bench_wal_main(int argc, char **argv)
@@ -2012,7 +2333,6 @@ int bench_wal_main(int argc, char **argv)
 	}
 	report_init(&rep, CMD, "durability: the write-ahead log, recovery, replay, snapshots",
 		    &run.m);
-	others_start(&run);
 	if ((r = cairnd_find(o->cairnd, &run.found, err, sizeof(err))) < 0) {
 		bench_error(CMD, "%s", err);
 		return BENCH_FAIL;
@@ -2023,20 +2343,25 @@ int bench_wal_main(int argc, char **argv)
 	}
 
 	r = cairn__map_default(&run.map);
-	run.lat_load = malloc(o->runs * o->moves * sizeof(uint64_t));
 	run.lat_rt = malloc(o->round_trips * sizeof(uint64_t));
-	if (r < 0 || !run.lat_load || !run.lat_rt) {
+	for (unsigned i = 0; i < NCFG && r == 0; i++) {
+		uint64_t all = o->runs * o->moves;
+		r = measured(&run, i) ? samples_init(&run.nodes[i].load,
+						     all < LOAD_CAP ? all : LOAD_CAP, false)
+				      : 0;
+	}
+	if (r < 0 || !run.lat_rt) {
 		bench_error(CMD, "cannot prepare the run: %s", cairn_strerror(r < 0 ? r : -ENOMEM));
 		release(&run, true);
 		return BENCH_FAIL;
 	}
 	/* Touched now, so that no page fault lands in a timed loop. */
-	memset(run.lat_load, 0xff, o->runs * o->moves * sizeof(uint64_t));
 	memset(run.lat_rt, 0xff, o->round_trips * sizeof(uint64_t));
 	if (make_work(&run) < 0) {
 		release(&run, true);
 		return BENCH_FAIL;
 	}
+	others_start(&run);
 	uint64_t need = disk_needed(o);
 	if (run.fs_free && run.fs_free < need) {
 		bench_error(CMD,
@@ -2089,8 +2414,9 @@ int bench_wal_main(int argc, char **argv)
 			 (unsigned long long)o->hunts, (unsigned long long)o->players,
 			 run.map->name, run.map->width, run.map->height, STEP_MM);
 	report_param_str(&rep, "throughput", "(1) throughput",
-			 "%llu runs of %llu MOVEs after %llu untimed; batches of %llu, at most "
-			 "%llu in flight (%llu commands)",
+			 "%llu rounds of one run of %llu MOVEs per configuration, in turn (the "
+			 "first a step further each round), after %llu untimed; batches of %llu, "
+			 "at most %llu in flight (%llu commands)",
 			 (unsigned long long)o->runs, (unsigned long long)o->moves,
 			 (unsigned long long)o->warmup, (unsigned long long)o->batch,
 			 (unsigned long long)o->inflight,
@@ -2121,19 +2447,21 @@ int bench_wal_main(int argc, char **argv)
 			 RING_CAPACITY);
 	report_param_str(&rep, "mode", "mode", "%s", o->quick ? "quick" : "full");
 
-	/* (1) and (2), configuration by configuration. */
+	/* (1) and (2): every configuration started, measured one call at a time and warmed up. */
 	for (unsigned i = 0; i < NCFG; i++) {
-		if (o->only >= 0 && (unsigned)o->only != i) {
-			continue;
-		}
-		r = measure_cfg(&run, (enum cfg_id)i, &rep);
-		if (r < 0) {
+		if (measured(&run, i) && (r = prepare_cfg(&run, (enum cfg_id)i, &rep)) < 0) {
 			goto fail;
 		}
+	}
+	/* Then the rounds of runs under load, all of them side by side. */
+	if ((r = measure_rounds(&run)) < 0) {
+		goto fail;
+	}
+	for (unsigned i = 0; i < NCFG; i++) {
 		if (i == CFG_SYNC_URING && o->only < 0) {
-			break; /* its daemon goes on to (3) */
+			continue; /* its daemon goes on to (3) */
 		}
-		if ((r = stop_daemon(&run, false)) < 0) {
+		if ((r = stop_daemon(&run, &run.nodes[i], false)) < 0) {
 			goto fail_stopped;
 		}
 		if (!o->keep) {
@@ -2145,6 +2473,7 @@ int bench_wal_main(int argc, char **argv)
 	}
 
 	/* (3) */
+	struct node *uring = &run.nodes[CFG_SYNC_URING];
 	if ((r = grow_and_kill(&run)) < 0) {
 		goto fail;
 	}
@@ -2154,7 +2483,7 @@ int bench_wal_main(int argc, char **argv)
 	bench_progress("wal: (3) recovered LSN %llu: cairnd says %.3f s, spawn to ready %.3f s",
 		       (unsigned long long)run.killed.lsn, run.killed.secs,
 		       run.killed.ready_ns / 1e9);
-	if ((r = stop_daemon(&run, false)) < 0) {
+	if ((r = stop_daemon(&run, uring, false)) < 0) {
 		goto fail_stopped;
 	}
 
@@ -2166,9 +2495,9 @@ int bench_wal_main(int argc, char **argv)
 		goto fail;
 	}
 	{
-		pid_t store = find_thread(run.d.pid, "cairn-store");
+		pid_t store = find_thread(uring->d.pid, "cairn-store");
 		char cpus[64], name[32];
-		if (store && machine_thread_cpus(run.d.pid, store, cpus, sizeof(cpus), name,
+		if (store && machine_thread_cpus(uring->d.pid, store, cpus, sizeof(cpus), name,
 						 sizeof(name)) == 0) {
 			snprintf(run.cairnd_threads, sizeof(run.cairnd_threads),
 				 "cairn-store may run on CPUs %s, cairn-apply only on %d", cpus,
@@ -2178,8 +2507,12 @@ int bench_wal_main(int argc, char **argv)
 	if ((r = snapshots(&run)) < 0) {
 		goto fail;
 	}
-	r = stop_daemon(&run, false);
-	if (r < 0) {
+	if ((r = stop_daemon(&run, uring, false)) < 0) {
+		goto fail_stopped;
+	}
+
+	/* (6) */
+	if (o->disk_seconds && (r = disk_probe(&run, (unsigned)o->disk_seconds)) < 0) {
 		goto fail_stopped;
 	}
 
@@ -2205,8 +2538,10 @@ done:
 	}
 	return BENCH_OK;
 fail:
-	if (run.spawned) {
-		cairnd_show_log(&run.d);
+	for (unsigned i = 0; i < NCFG; i++) {
+		if (run.nodes[i].spawned) {
+			cairnd_show_log(&run.nodes[i].d);
+		}
 	}
 fail_stopped:
 	release(&run, true);
