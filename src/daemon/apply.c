@@ -183,20 +183,6 @@ static uint64_t ingress_stamp(struct daemon *d)
 	return t;
 }
 
-static void error_msg(const struct cairn_msg *cmd, int code, uint32_t detail, struct cairn_msg *out)
-{
-	struct cairn_error_info e;
-	memset(out, 0, sizeof(*out));
-	memset(&e, 0, sizeof(e));
-	out->hdr.type = CAIRN_MSG_ERROR;
-	out->hdr.length = CAIRN_MSG_ERROR_LEN_MIN;
-	out->hdr.status = code;
-	out->hdr.request_id = cmd->hdr.request_id;
-	e.request_type = cmd->hdr.type;
-	e.detail = detail;
-	memcpy(out->payload, &e, sizeof(e));
-}
-
 /*
  * Notices that the log failed (EIO, ENOSPC, ...): from now on changes are refused, and
  * every result still waiting for the log is answered with WAL_FAILED instead, because
@@ -226,7 +212,7 @@ static void log_failed(struct applier *a, int err, const char *what)
 				cmd.hdr.type = h->msg.hdr.type == CAIRN_MSG_ERROR
 						       ? e.request_type
 						       : (uint16_t)(h->msg.hdr.type & ~CAIRN_REPLY_BIT);
-				error_msg(&cmd, CAIRN_E_WAL_FAILED, (uint32_t)-err, &h->msg);
+				cairnd_error_result(&cmd, CAIRN_E_WAL_FAILED, (uint32_t)-err, &h->msg);
 				h->horizon = 0;
 			}
 		}
@@ -285,6 +271,25 @@ static void wal_status(struct applier *a, const struct cairn_msg *cmd, struct ca
 }
 
 /*
+ * Whether the session already had this request accepted (a resubmission after a
+ * restart): then *out is the original result and the command is not applied again.
+ * Request id 0 is never looked up.
+ */
+static bool answered_before(struct applier *a, const struct lane *l, const struct cairn_msg *cmd,
+			    struct cairn_msg *out)
+{
+	uint64_t id = cmd->hdr.request_id;
+	const struct cairn_msg *dup =
+		id ? cairn__dedup_find(a->d->store.dedup, l->session_id, id) : NULL;
+	if (!dup) {
+		return false;
+	}
+	*out = *dup;
+	a->duplicates++;
+	return true;
+}
+
+/*
  * The operator commands that need the store thread: SNAPSHOT and ROLLBACK. Their result
  * is held until the store thread answers. Returns the result's horizon.
  */
@@ -296,39 +301,33 @@ static uint64_t store_command(struct applier *a, struct lane *l, const struct ca
 	uint16_t t = cmd->hdr.type;
 	uint8_t len = t == CAIRN_MSG_ROLLBACK ? CAIRN_MSG_ROLLBACK_LEN_MIN : 0;
 	if (cmd->hdr.flags != 0) {
-		error_msg(cmd, CAIRN_E_BAD_FLAGS, cmd->hdr.flags, out);
+		cairnd_error_result(cmd, CAIRN_E_BAD_FLAGS, cmd->hdr.flags, out);
 		return s->appended;
 	}
 	if (cmd->hdr.length != len) {
-		error_msg(cmd, CAIRN_E_BAD_LENGTH, cmd->hdr.length, out);
+		cairnd_error_result(cmd, CAIRN_E_BAD_LENGTH, cmd->hdr.length, out);
 		return s->appended;
 	}
 	if (!s->wal || !l->held) {
-		error_msg(cmd, CAIRN_E_NO_STORE, 0, out);
+		cairnd_error_result(cmd, CAIRN_E_NO_STORE, 0, out);
 		return s->appended;
 	}
 	if (s->failed) {
-		error_msg(cmd, CAIRN_E_WAL_FAILED, (uint32_t)-s->failed, out);
+		cairnd_error_result(cmd, CAIRN_E_WAL_FAILED, (uint32_t)-s->failed, out);
 		return 0;
 	}
 	if (s->job_running || a->deferred_this_turn) {
-		error_msg(cmd, CAIRN_E_BUSY, 0, out);
+		cairnd_error_result(cmd, CAIRN_E_BUSY, 0, out);
 		return s->appended;
 	}
 	if (t == CAIRN_MSG_ROLLBACK) {
-		const struct cairn_msg *dup =
-			cmd->hdr.request_id
-				? cairn__dedup_find(s->dedup, l->session_id, cmd->hdr.request_id)
-				: NULL;
-		if (dup) {
-			*out = *dup;
-			a->duplicates++;
+		if (answered_before(a, l, cmd, out)) {
 			return s->appended;
 		}
 		struct cairn_rollback rb;
 		memcpy(&rb, cmd->payload, sizeof(rb));
 		if (rb.lsn > s->durable) {
-			error_msg(cmd, CAIRN_E_ROLLBACK_RANGE, 0, out);
+			cairnd_error_result(cmd, CAIRN_E_ROLLBACK_RANGE, 0, out);
 			return s->appended;
 		}
 	}
@@ -362,7 +361,7 @@ static uint64_t apply_one(struct applier *a, struct lane *l, const struct cairn_
 	uint16_t t = cmd->hdr.type;
 	if (!s->wal) {
 		if (t == CAIRN_MSG_SNAPSHOT || t == CAIRN_MSG_ROLLBACK) {
-			error_msg(cmd, CAIRN_E_NO_STORE, 0, out);
+			cairnd_error_result(cmd, CAIRN_E_NO_STORE, 0, out);
 			return 0;
 		}
 		if (t == CAIRN_MSG_WAL_STATUS) {
@@ -374,15 +373,12 @@ static uint64_t apply_one(struct applier *a, struct lane *l, const struct cairn_
 	}
 	if (cairn__engine_mutates(t)) {
 		if (s->failed) {
-			error_msg(cmd, CAIRN_E_WAL_FAILED, (uint32_t)-s->failed, out);
+			cairnd_error_result(cmd, CAIRN_E_WAL_FAILED, (uint32_t)-s->failed, out);
 			cairn__count_command(d->engine_counters, t, CAIRN_E_WAL_FAILED);
 			return 0;
 		}
 		uint64_t id = cmd->hdr.request_id;
-		const struct cairn_msg *dup = id ? cairn__dedup_find(s->dedup, l->session_id, id) : NULL;
-		if (dup) {
-			*out = *dup;
-			a->duplicates++;
+		if (answered_before(a, l, cmd, out)) {
 			return s->appended;
 		}
 		cairnd_handle(d, l, cmd, ingress, out);
@@ -395,7 +391,7 @@ static uint64_t apply_one(struct applier *a, struct lane *l, const struct cairn_
 		uint64_t lsn = log_record(a, CAIRN__WAL_COMMAND, &iov, 1);
 		if (lsn == 0) {
 			/* Applied in memory but never durable: refuse it like the rest. */
-			error_msg(cmd, CAIRN_E_WAL_FAILED, (uint32_t)-s->failed, out);
+			cairnd_error_result(cmd, CAIRN_E_WAL_FAILED, (uint32_t)-s->failed, out);
 			return 0;
 		}
 		if (id && cairn__dedup_put(s->dedup, l->session_id, id, lsn, out) < 0) {
@@ -440,7 +436,7 @@ static void publish_held(struct applier *a, struct lane *l)
 }
 
 /* Hands the store thread the job taken this turn, now that its result has a slot. */
-static void post_job(struct applier *a, struct lane *l, uint32_t index)
+static void post_job(struct applier *a, uint32_t index)
 {
 	struct cairnd_store *s = &a->d->store;
 	a->pending_job.held_index = index;
@@ -449,7 +445,6 @@ static void post_job(struct applier *a, struct lane *l, uint32_t index)
 	s->job = a->pending_job;
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
-	(void)l;
 }
 
 /*
@@ -465,11 +460,11 @@ static uint64_t rollback(struct applier *a, const struct store_job *job, struct 
 	memcpy(&rb, job->cmd.payload, sizeof(rb));
 	if (job->status < 0) {
 		int code = -job->status >= CAIRN_E_BAD_MAGIC ? -job->status : CAIRN_E_ROLLBACK_RANGE;
-		error_msg(&job->cmd, code, 0, out);
+		cairnd_error_result(&job->cmd, code, 0, out);
 		return s->appended;
 	}
 	if (s->failed) {
-		error_msg(&job->cmd, CAIRN_E_WAL_FAILED, (uint32_t)-s->failed, out);
+		cairnd_error_result(&job->cmd, CAIRN_E_WAL_FAILED, (uint32_t)-s->failed, out);
 		return 0;
 	}
 	uint64_t body_len = sizeof(struct cairn__wal_command) + job->image_len;
@@ -478,14 +473,14 @@ static uint64_t rollback(struct applier *a, const struct store_job *job, struct 
 		cairn__warn("rollback of hunt %08x: its image (%zu bytes) does not fit a log segment "
 			    "(--wal-segment-mb)",
 			    rb.hunt_id, job->image_len);
-		error_msg(&job->cmd, CAIRN_E_BAD_VALUE, 0, out);
+		cairnd_error_result(&job->cmd, CAIRN_E_BAD_VALUE, 0, out);
 		return s->appended;
 	}
 	uint32_t players = 0, clues = 0;
 	int r = cairn__engine_hunt_replace(d->engine, rb.hunt_id, job->image, job->image_len, rb.lsn,
 					   &players, &clues);
 	if (r < 0) {
-		error_msg(&job->cmd, -r >= CAIRN_E_BAD_MAGIC ? -r : CAIRN_E_BAD_SNAPSHOT, 0, out);
+		cairnd_error_result(&job->cmd, -r >= CAIRN_E_BAD_MAGIC ? -r : CAIRN_E_BAD_SNAPSHOT, 0, out);
 		cairn__count_command(d->engine_counters, CAIRN_MSG_ROLLBACK, out->hdr.status);
 		return s->appended;
 	}
@@ -494,7 +489,7 @@ static uint64_t rollback(struct applier *a, const struct store_job *job, struct 
 	struct iovec iov[2] = {{&body, sizeof(body)}, {job->image, job->image_len}};
 	uint64_t lsn = log_record(a, CAIRN__WAL_ROLLBACK, iov, 2);
 	if (lsn == 0) {
-		error_msg(&job->cmd, CAIRN_E_WAL_FAILED, (uint32_t)-s->failed, out);
+		cairnd_error_result(&job->cmd, CAIRN_E_WAL_FAILED, (uint32_t)-s->failed, out);
 		return 0;
 	}
 	cairn__rollback_result(&job->cmd, lsn, players, clues, out);
@@ -528,7 +523,7 @@ static void take_job_answer(struct applier *a)
 	uint64_t horizon = s->failed || !cairnd_store_hold(d) ? 0 : s->appended;
 	if (job.kind == JOB_SNAPSHOT) {
 		if (job.status < 0) {
-			error_msg(&job.cmd, -job.status, 0, &out);
+			cairnd_error_result(&job.cmd, -job.status, 0, &out);
 		} else {
 			memset(&out, 0, sizeof(out));
 			out.hdr.type = CAIRN_MSG_SNAPSHOT_TAKEN;
@@ -636,7 +631,7 @@ static unsigned serve(struct applier *a, struct lane *l)
 		bool wait = (cairnd_store_hold(d) && !d->store.failed) || horizon[i] == HELD_DEFERRED;
 		h->horizon = wait ? horizon[i] : 0;
 		if (horizon[i] == HELD_DEFERRED) {
-			post_job(a, l, (l->held_head + l->held_n) & mask);
+			post_job(a, (l->held_head + l->held_n) & mask);
 		}
 		if (l->held_n++ == 0) {
 			a->holding++;

@@ -259,6 +259,10 @@ int cairnd_store_open(struct daemon *d);  /* recovery, the log, the store thread
 void cairnd_store_close(struct daemon *d); /* after the apply thread has finished */
 bool cairnd_store_hold(const struct daemon *d); /* whether results wait for the log */
 
+/* handlers.c: an ERROR result answering cmd with code and its detail value, into *out. */
+void cairnd_error_result(const struct cairn_msg *cmd, int code, uint32_t detail,
+			 struct cairn_msg *out);
+
 /* handlers.c: builds the command lookup; called once before the apply thread starts. */
 void cairnd_handlers_init(void);
 

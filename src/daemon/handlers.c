@@ -9,7 +9,7 @@
 #include "daemon/daemon.h"
 #include "protocol_desc.h"
 
-static void error_result(const struct cairn_msg *cmd, int code, uint32_t detail,
+void cairnd_error_result(const struct cairn_msg *cmd, int code, uint32_t detail,
 			 struct cairn_msg *out)
 {
 	struct cairn_error_info e;
@@ -70,15 +70,15 @@ static void echo_blob(struct lane *l, const struct cairn_msg *cmd, struct cairn_
 	struct cairn_echo_blob_reply a;
 	memcpy(&q, cmd->payload, sizeof(q));
 	if (!in_arena(q.in_offset, q.in_length, l->blob_size)) {
-		error_result(cmd, CAIRN_E_BLOB_RANGE, q.in_offset, out);
+		cairnd_error_result(cmd, CAIRN_E_BLOB_RANGE, q.in_offset, out);
 		return;
 	}
 	if (!in_arena(q.out_offset, q.out_capacity, l->blob_size)) {
-		error_result(cmd, CAIRN_E_BLOB_RANGE, q.out_offset, out);
+		cairnd_error_result(cmd, CAIRN_E_BLOB_RANGE, q.out_offset, out);
 		return;
 	}
 	if (q.out_capacity < q.in_length) {
-		error_result(cmd, CAIRN_E_BLOB_TOO_SMALL, q.in_length, out);
+		cairnd_error_result(cmd, CAIRN_E_BLOB_TOO_SMALL, q.in_length, out);
 		return;
 	}
 	/* memmove: the client may have made the two regions overlap. */
@@ -113,15 +113,15 @@ static void handle_daemon_command(struct lane *l, const struct cairn_msg *cmd, u
 {
 	const struct cairn__msg_desc *desc = command_desc(cmd->hdr.type);
 	if (!desc) {
-		error_result(cmd, CAIRN_E_UNKNOWN_TYPE, cmd->hdr.type, out);
+		cairnd_error_result(cmd, CAIRN_E_UNKNOWN_TYPE, cmd->hdr.type, out);
 		return;
 	}
 	if (cmd->hdr.flags != 0) {
-		error_result(cmd, CAIRN_E_BAD_FLAGS, cmd->hdr.flags, out);
+		cairnd_error_result(cmd, CAIRN_E_BAD_FLAGS, cmd->hdr.flags, out);
 		return;
 	}
 	if (cmd->hdr.length < desc->len_min || cmd->hdr.length > desc->len_max) {
-		error_result(cmd, CAIRN_E_BAD_LENGTH, cmd->hdr.length, out);
+		cairnd_error_result(cmd, CAIRN_E_BAD_LENGTH, cmd->hdr.length, out);
 		return;
 	}
 	switch (cmd->hdr.type) {
@@ -145,7 +145,7 @@ static void handle_daemon_command(struct lane *l, const struct cairn_msg *cmd, u
 		return;
 	default:
 		/* A type the schema knows but this daemon does not serve. */
-		error_result(cmd, CAIRN_E_UNKNOWN_TYPE, cmd->hdr.type, out);
+		cairnd_error_result(cmd, CAIRN_E_UNKNOWN_TYPE, cmd->hdr.type, out);
 		return;
 	}
 }

@@ -456,7 +456,6 @@ static int snapshot(struct daemon *d, struct cairn_snapshot_reply *out)
 static int rollback_image(struct daemon *d, uint32_t hunt_id, uint64_t target, uint8_t **img,
 			  size_t *len)
 {
-	struct cairnd_store *s = &d->store;
 	struct cairn__engine_config ec;
 	struct cairn__replica scratch;
 	struct cairn__recover_report rep;
@@ -476,7 +475,6 @@ static int rollback_image(struct daemon *d, uint32_t hunt_id, uint64_t target, u
 	} else {
 		r = cairn__engine_hunt_save(scratch.engine, hunt_id, img, len);
 	}
-	(void)s;
 	cairn__replica_free(&scratch);
 	return r;
 }
