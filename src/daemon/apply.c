@@ -139,9 +139,11 @@ static void take_control_messages(struct applier *a)
 				l->held_head = l->held_n = 0;
 				l->held = NULL;
 				if (d->store.wal) {
-					l->held = calloc((size_t)l->res.mask + 1, sizeof(l->held[0]));
+					l->held =
+						calloc((size_t)l->res.mask + 1, sizeof(l->held[0]));
 					if (!l->held) {
-						drop_lane(a, l, "out of memory for its held results");
+						drop_lane(a, l,
+							  "out of memory for its held results");
 					}
 				}
 			} else if (msgs[i].ev == EV_DETACH) {
@@ -164,7 +166,6 @@ static void take_control_messages(struct applier *a)
 	} while (n == 64);
 	publish_counters(a);
 }
-
 
 /* ---- durability on the apply thread ---- */
 
@@ -206,13 +207,16 @@ static void log_failed(struct applier *a, int err, const char *what)
 		for (uint32_t k = 0; k < l->held_n; k++) {
 			struct held *h = &l->held[(l->held_head + k) & l->res.mask];
 			if (h->horizon != HELD_DEFERRED && h->horizon > s->durable) {
-				struct cairn_msg cmd = {.hdr = {.request_id = h->msg.hdr.request_id}};
+				struct cairn_msg cmd = {
+					.hdr = {.request_id = h->msg.hdr.request_id}};
 				struct cairn_error_info e;
 				memcpy(&e, h->msg.payload, sizeof(e));
-				cmd.hdr.type = h->msg.hdr.type == CAIRN_MSG_ERROR
-						       ? e.request_type
-						       : (uint16_t)(h->msg.hdr.type & ~CAIRN_REPLY_BIT);
-				cairnd_error_result(&cmd, CAIRN_E_WAL_FAILED, (uint32_t)-err, &h->msg);
+				cmd.hdr.type =
+					h->msg.hdr.type == CAIRN_MSG_ERROR
+						? e.request_type
+						: (uint16_t)(h->msg.hdr.type & ~CAIRN_REPLY_BIT);
+				cairnd_error_result(&cmd, CAIRN_E_WAL_FAILED, (uint32_t)-err,
+						    &h->msg);
 				h->horizon = 0;
 			}
 		}
@@ -459,7 +463,8 @@ static uint64_t rollback(struct applier *a, const struct store_job *job, struct 
 	struct cairn_rollback rb;
 	memcpy(&rb, job->cmd.payload, sizeof(rb));
 	if (job->status < 0) {
-		int code = -job->status >= CAIRN_E_BAD_MAGIC ? -job->status : CAIRN_E_ROLLBACK_RANGE;
+		int code =
+			-job->status >= CAIRN_E_BAD_MAGIC ? -job->status : CAIRN_E_ROLLBACK_RANGE;
 		cairnd_error_result(&job->cmd, code, 0, out);
 		return s->appended;
 	}
@@ -469,18 +474,21 @@ static uint64_t rollback(struct applier *a, const struct store_job *job, struct 
 	}
 	uint64_t body_len = sizeof(struct cairn__wal_command) + job->image_len;
 	if (body_len > CAIRN__WAL_MAX_BODY ||
-	    cairn__wal_rec_size((uint32_t)body_len) + CAIRN__WAL_SEG_HEADER > d->cfg.wal_segment_bytes) {
-		cairn__warn("rollback of hunt %08x: its image (%zu bytes) does not fit a log segment "
-			    "(--wal-segment-mb)",
-			    rb.hunt_id, job->image_len);
+	    cairn__wal_rec_size((uint32_t)body_len) + CAIRN__WAL_SEG_HEADER >
+		    d->cfg.wal_segment_bytes) {
+		cairn__warn(
+			"rollback of hunt %08x: its image (%zu bytes) does not fit a log segment "
+			"(--wal-segment-mb)",
+			rb.hunt_id, job->image_len);
 		cairnd_error_result(&job->cmd, CAIRN_E_BAD_VALUE, 0, out);
 		return s->appended;
 	}
 	uint32_t players = 0, clues = 0;
-	int r = cairn__engine_hunt_replace(d->engine, rb.hunt_id, job->image, job->image_len, rb.lsn,
-					   &players, &clues);
+	int r = cairn__engine_hunt_replace(d->engine, rb.hunt_id, job->image, job->image_len,
+					   rb.lsn, &players, &clues);
 	if (r < 0) {
-		cairnd_error_result(&job->cmd, -r >= CAIRN_E_BAD_MAGIC ? -r : CAIRN_E_BAD_SNAPSHOT, 0, out);
+		cairnd_error_result(&job->cmd, -r >= CAIRN_E_BAD_MAGIC ? -r : CAIRN_E_BAD_SNAPSHOT,
+				    0, out);
 		cairn__count_command(d->engine_counters, CAIRN_MSG_ROLLBACK, out->hdr.status);
 		return s->appended;
 	}
@@ -498,7 +506,8 @@ static uint64_t rollback(struct applier *a, const struct store_job *job, struct 
 	}
 	cairn__count_command(d->engine_counters, CAIRN_MSG_ROLLBACK, 0);
 	cairn__info("rolled hunt %08x back to LSN %llu (logged as LSN %llu): %u players, %u clues",
-		    rb.hunt_id, (unsigned long long)rb.lsn, (unsigned long long)lsn, players, clues);
+		    rb.hunt_id, (unsigned long long)rb.lsn, (unsigned long long)lsn, players,
+		    clues);
 	return lsn;
 }
 
@@ -628,7 +637,8 @@ static unsigned serve(struct applier *a, struct lane *l)
 		struct held *h = &l->held[(l->held_head + l->held_n) & mask];
 		h->msg = outs[i];
 		/* After a log failure nothing waits for the disk any more: it will not come. */
-		bool wait = (cairnd_store_hold(d) && !d->store.failed) || horizon[i] == HELD_DEFERRED;
+		bool wait =
+			(cairnd_store_hold(d) && !d->store.failed) || horizon[i] == HELD_DEFERRED;
 		h->horizon = wait ? horizon[i] : 0;
 		if (horizon[i] == HELD_DEFERRED) {
 			post_job(a, (l->held_head + l->held_n) & mask);
@@ -661,10 +671,9 @@ static void store_tick(struct applier *a)
 	 * enough to be worth a write: waiting longer would only fill the batch buffer and
 	 * stall the apply thread on it.
 	 */
-	if (!cairn__wal_busy(s->wal) &&
-	    (d->cfg.durability != CAIRN_DURABILITY_RELAXED ||
-	     s->appended - s->kicked >= RELAXED_BATCH_RECORDS ||
-	     (s->flush_due && cairn__now_ns() >= s->flush_due))) {
+	if (!cairn__wal_busy(s->wal) && (d->cfg.durability != CAIRN_DURABILITY_RELAXED ||
+					 s->appended - s->kicked >= RELAXED_BATCH_RECORDS ||
+					 (s->flush_due && cairn__now_ns() >= s->flush_due))) {
 		s->flush_due = 0;
 		s->kicked = s->appended;
 		cairn__wal_kick(s->wal);
@@ -865,7 +874,8 @@ void *cairnd_apply_main(void *arg)
 				 * slow one) rather than on the doorbells, which it cannot ring.
 				 */
 				if (d->store.appended > d->store.durable && !d->store.failed) {
-					cairn__wal_wait(d->store.wal, d->store.appended, 100 * 1000);
+					cairn__wal_wait(d->store.wal, d->store.appended,
+							100 * 1000);
 				} else {
 					sleep_on_lanes(&a, BLOCKED_SLEEP_NS);
 				}
@@ -887,7 +897,8 @@ void *cairnd_apply_main(void *arg)
 		store_tick(&a);
 		if (a.duplicates) {
 			cairn__info("%llu resubmitted requests were answered from the exactly-once "
-				    "table", (unsigned long long)a.duplicates);
+				    "table",
+				    (unsigned long long)a.duplicates);
 		}
 	}
 	publish_counters(&a);

@@ -19,11 +19,11 @@
 
 #include "cairn/protocol.h"
 #include "engine/engine.h"
+#include "shm/ring.h"
+#include "shm/segment.h"
 #include "store/dedup.h"
 #include "store/recover.h"
 #include "wal/wal.h"
-#include "shm/ring.h"
-#include "shm/segment.h"
 
 #define CAIRND_MAX_ALLOW 16
 #define CAIRND_MAX_MAPS  64
@@ -52,17 +52,18 @@ struct cairnd_config {
 	uint32_t event_capacity;
 
 	/* Durability (store.c). */
-	const char *data_dir;         /* NULL with --durability=none */
-	uint32_t durability;          /* CAIRN_DURABILITY_* */
-	uint64_t flush_ns;            /* relaxed: longest time a record waits to be written */
+	const char *data_dir; /* NULL with --durability=none */
+	uint32_t durability;  /* CAIRN_DURABILITY_* */
+	uint64_t flush_ns;    /* relaxed: longest time a record waits to be written */
 	enum cairn__wal_backend wal_backend;
 	uint64_t wal_segment_bytes;
-	uint32_t dedup_window;        /* results kept per session */
-	uint32_t max_sessions;        /* sessions kept in the exactly-once table */
-	uint64_t snapshot_records;    /* snapshot after this many records (0: never) */
-	uint64_t snapshot_interval_ns; /* ... or this long after the last one, if anything changed */
+	uint32_t dedup_window;     /* results kept per session */
+	uint32_t max_sessions;     /* sessions kept in the exactly-once table */
+	uint64_t snapshot_records; /* snapshot after this many records (0: never) */
+	uint64_t
+		snapshot_interval_ns; /* ... or this long after the last one, if anything changed */
 	unsigned keep_snapshots;
-	bool truncate_at_damage;      /* --recover=truncate-at-damage */
+	bool truncate_at_damage; /* --recover=truncate-at-damage */
 };
 
 /* Session ids the control thread has seen (the welcome's "resumed"). */
@@ -155,8 +156,8 @@ struct store_job {
 	struct cairn_msg cmd;
 	uint64_t ingress_ns;
 	/* The answer, filled by the store thread. */
-	int status;         /* 0 or -code */
-	uint8_t *image;     /* rollback: the hunt's image at the target LSN (malloc) */
+	int status;     /* 0 or -code */
+	uint8_t *image; /* rollback: the hunt's image at the target LSN (malloc) */
 	size_t image_len;
 	struct cairn_snapshot_reply snap;
 };
@@ -167,7 +168,7 @@ struct cairnd_store {
 	int lock_fd;
 	struct cairn__wal *wal; /* NULL: no durability */
 	struct cairn__dedup *dedup;
-	uint32_t window; /* the exactly-once window (0 without a data directory) */
+	uint32_t window;  /* the exactly-once window (0 without a data directory) */
 	uint32_t backend; /* CAIRN_WAL_* */
 
 	/* Apply thread. */
@@ -188,16 +189,16 @@ struct cairnd_store {
 	bool thread_started;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	bool stop;                 /* guarded by lock */
-	bool snapshot_due;         /* guarded by lock: a periodic snapshot is wanted */
-	struct store_job job;      /* guarded by lock: the job asked for (kind != JOB_NONE) */
-	struct store_job done;     /* guarded by lock: the job finished (kind != JOB_NONE) */
-	uint32_t done_flag;        /* atomic: done holds an answer for the apply thread */
-	bool job_running;          /* apply thread: a job is out */
-	uint64_t target_lsn;       /* guarded by lock: catch up to here (the durable LSN) */
-	uint64_t snapshot_lsn;     /* atomic: newest snapshot */
-	uint64_t oldest_snapshot_lsn; /* atomic: oldest snapshot kept (rollback reach) */
-	uint64_t log_start_lsn;    /* atomic: first LSN the log still holds */
+	bool stop;                      /* guarded by lock */
+	bool snapshot_due;              /* guarded by lock: a periodic snapshot is wanted */
+	struct store_job job;           /* guarded by lock: the job asked for (kind != JOB_NONE) */
+	struct store_job done;          /* guarded by lock: the job finished (kind != JOB_NONE) */
+	uint32_t done_flag;             /* atomic: done holds an answer for the apply thread */
+	bool job_running;               /* apply thread: a job is out */
+	uint64_t target_lsn;            /* guarded by lock: catch up to here (the durable LSN) */
+	uint64_t snapshot_lsn;          /* atomic: newest snapshot */
+	uint64_t oldest_snapshot_lsn;   /* atomic: oldest snapshot kept (rollback reach) */
+	uint64_t log_start_lsn;         /* atomic: first LSN the log still holds */
 	struct cairn__replica follower; /* store thread only once started */
 };
 
@@ -255,8 +256,8 @@ void cairnd_post_to_control(struct daemon *d, enum lane_event ev, struct lane *l
 int cairnd_load_maps(struct daemon *d);
 
 /* store.c */
-int cairnd_store_open(struct daemon *d);  /* recovery, the log, the store thread */
-void cairnd_store_close(struct daemon *d); /* after the apply thread has finished */
+int cairnd_store_open(struct daemon *d);        /* recovery, the log, the store thread */
+void cairnd_store_close(struct daemon *d);      /* after the apply thread has finished */
 bool cairnd_store_hold(const struct daemon *d); /* whether results wait for the log */
 
 /* handlers.c: an ERROR result answering cmd with code and its detail value, into *out. */

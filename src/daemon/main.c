@@ -72,7 +72,8 @@ static void usage(FILE *f)
 		"                         never by count)\n"
 		"  --snapshot-every-s N   ... or N seconds after the last one if anything changed\n"
 		"                         (default 300; 0: never by time)\n"
-		"  --keep-snapshots N     snapshots kept (default 2); rollback reaches back to the\n"
+		"  --keep-snapshots N     snapshots kept (default 2); rollback reaches back to "
+		"the\n"
 		"                         oldest one kept\n"
 		"  --recover MODE         strict (default): damage in the middle of the log stops\n"
 		"                         the start and leaves the files untouched;\n"
@@ -367,8 +368,9 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 				return -1;
 			}
 			if (o == OPT_DEDUP_WINDOW && (v & (v - 1))) {
-				fprintf(stderr, "cairnd: --dedup-window must be a power of two, not "
-						"%lld\n",
+				fprintf(stderr,
+					"cairnd: --dedup-window must be a power of two, not "
+					"%lld\n",
 					v);
 				return -1;
 			}
@@ -505,7 +507,8 @@ int main(int argc, char **argv)
 		.snapshot_interval_ns = 300ull * 1000000000u,
 		.keep_snapshots = 2,
 	};
-	if (parse_args(argc, argv, &d.cfg, sockbuf, sizeof(sockbuf), databuf, sizeof(databuf)) < 0) {
+	if (parse_args(argc, argv, &d.cfg, sockbuf, sizeof(sockbuf), databuf, sizeof(databuf)) <
+	    0) {
 		return 2;
 	}
 	cairn__log_init("cairnd", d.cfg.verbose ? CAIRN__LOG_DEBUG : CAIRN__LOG_INFO);

@@ -318,12 +318,14 @@ int cairnd_store_open(struct daemon *d)
 		    d->cfg.durability == CAIRN_DURABILITY_SYNC ? "sync (a result is published once "
 								 "its command is on disk)"
 							       : "relaxed",
-		    d->cfg.durability == CAIRN_DURABILITY_RELAXED ? " (results at once; a crash may "
-								    "lose the last --flush-ms)"
-								  : "");
+		    d->cfg.durability == CAIRN_DURABILITY_RELAXED
+			    ? " (results at once; a crash may "
+			      "lose the last --flush-ms)"
+			    : "");
 	r = start_follower(d);
 	if (r < 0) {
-		cairn__error("cannot copy the state for the snapshot thread: %s", cairn_strerror(r));
+		cairn__error("cannot copy the state for the snapshot thread: %s",
+			     cairn_strerror(r));
 		return r;
 	}
 	pthread_mutex_init(&s->lock, NULL);
@@ -504,10 +506,10 @@ static void *store_main(void *arg)
 		uint64_t durable = cairn__load_acquire(&s->durable_lsn);
 		uint64_t since = durable - cairn__load_relaxed(&s->snapshot_lsn);
 		uint64_t now = cairn__now_ns();
-		bool periodic = since > 0 && ((d->cfg.snapshot_records &&
-					       since >= d->cfg.snapshot_records) ||
-					      (d->cfg.snapshot_interval_ns &&
-					       now - last_snapshot >= d->cfg.snapshot_interval_ns));
+		bool periodic = since > 0 &&
+				((d->cfg.snapshot_records && since >= d->cfg.snapshot_records) ||
+				 (d->cfg.snapshot_interval_ns &&
+				  now - last_snapshot >= d->cfg.snapshot_interval_ns));
 		if (job.kind == JOB_SNAPSHOT || (job.kind == JOB_NONE && periodic)) {
 			struct cairn_snapshot_reply rep;
 			int r = snapshot(d, &rep);
@@ -519,7 +521,8 @@ static void *store_main(void *arg)
 		} else if (job.kind == JOB_ROLLBACK) {
 			struct cairn_rollback rb;
 			memcpy(&rb, job.cmd.payload, sizeof(rb));
-			job.status = rollback_image(d, rb.hunt_id, rb.lsn, &job.image, &job.image_len);
+			job.status =
+				rollback_image(d, rb.hunt_id, rb.lsn, &job.image, &job.image_len);
 		}
 		pthread_mutex_lock(&s->lock);
 		if (job.kind != JOB_NONE) {

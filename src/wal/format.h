@@ -32,12 +32,12 @@
 
 #include "cairn/protocol.h"
 
-#define CAIRN__WAL_SEG_MAGIC   UINT64_C(0x4C41574E52494143) /* "CAIRNWAL" */
-#define CAIRN__WAL_VERSION     1
-#define CAIRN__WAL_SEG_HEADER  64
-#define CAIRN__WAL_REC_HEADER  48
-#define CAIRN__WAL_ALIGN       8
-#define CAIRN__WAL_MAX_BODY    (UINT32_C(1) << 30)
+#define CAIRN__WAL_SEG_MAGIC  UINT64_C(0x4C41574E52494143) /* "CAIRNWAL" */
+#define CAIRN__WAL_VERSION    1
+#define CAIRN__WAL_SEG_HEADER 64
+#define CAIRN__WAL_REC_HEADER 48
+#define CAIRN__WAL_ALIGN      8
+#define CAIRN__WAL_MAX_BODY   (UINT32_C(1) << 30)
 
 /* At offset 0 of every segment. */
 struct cairn__wal_seg_header {
@@ -87,7 +87,8 @@ _Static_assert(sizeof(struct cairn__wal_command) == 72, "command body");
 /* Bytes a record with a body of len bytes takes in a segment. */
 static inline uint64_t cairn__wal_rec_size(uint32_t len)
 {
-	return CAIRN__WAL_REC_HEADER + (((uint64_t)len + CAIRN__WAL_ALIGN - 1) & ~(uint64_t)(CAIRN__WAL_ALIGN - 1));
+	return CAIRN__WAL_REC_HEADER +
+	       (((uint64_t)len + CAIRN__WAL_ALIGN - 1) & ~(uint64_t)(CAIRN__WAL_ALIGN - 1));
 }
 
 #endif

@@ -580,7 +580,8 @@ int cairn__wal_wait(struct cairn__wal *w, uint64_t lsn, int64_t timeout_ns)
 			 * caller sees the log at rest: not busy, durable LSN final. */
 			while (w->inflight && cairn__now_ns() < deadline) {
 				uint64_t now = cairn__now_ns();
-				w->ops->wait(w, deadline == UINT64_MAX ? -1 : (int64_t)(deadline - now));
+				w->ops->wait(w, deadline == UINT64_MAX ? -1
+								       : (int64_t)(deadline - now));
 				reap(w);
 			}
 			/* A batch that finished well may still have covered lsn. */

@@ -46,10 +46,10 @@
 
 struct player {
 	uint32_t id;
-	int32_t x, y;          /* the acknowledged position */
-	bool pending;          /* a MOVE is in flight */
-	int32_t px, py;        /* its target */
-	uint64_t pending_req;  /* its request id */
+	int32_t x, y;         /* the acknowledged position */
+	bool pending;         /* a MOVE is in flight */
+	int32_t px, py;       /* its target */
+	uint64_t pending_req; /* its request id */
 };
 
 struct model {
@@ -57,9 +57,9 @@ struct model {
 	struct player p[PLAYERS];
 	uint32_t clues[MAX_CLUES]; /* acknowledged clue ids */
 	unsigned nclues;
-	unsigned clues_pending;  /* CLUE_PLACEs in flight */
-	unsigned clues_base;     /* clues the hunt had at the last restart */
-	unsigned clues_since;    /* CLUE_PLACEs acknowledged since */
+	unsigned clues_pending; /* CLUE_PLACEs in flight */
+	unsigned clues_base;    /* clues the hunt had at the last restart */
+	unsigned clues_since;   /* CLUE_PLACEs acknowledged since */
 	int32_t width_mm, height_mm;
 	uint64_t acked, kills, kills_in_startup, replays;
 };
@@ -85,7 +85,8 @@ static void *killer_main(void *arg)
 
 static cairn_client *open_client(const struct h_daemon *d)
 {
-	struct cairn_open_options o = {.cmd_capacity = 1024, .res_capacity = 1024, .reconnect_ms = -1};
+	struct cairn_open_options o = {
+		.cmd_capacity = 1024, .res_capacity = 1024, .reconnect_ms = -1};
 	cairn_client *c = NULL;
 	int r = cairn_open(d->sock, &o, &c);
 	if (r < 0) {
@@ -200,7 +201,8 @@ static void load(cairn_client *c, struct model *m, struct h_rng *rng, struct kil
 			cairn_msg_move(&batch[n], m->hunt, p->id, p->px, p->py);
 			batch[n++].hdr.request_id = p->pending_req;
 		}
-		if (n && h_rng_below(rng, 8) == 0 && m->clues_base + m->clues_since + m->clues_pending < MAX_CLUES) {
+		if (n && h_rng_below(rng, 8) == 0 &&
+		    m->clues_base + m->clues_since + m->clues_pending < MAX_CLUES) {
 			int32_t x = (int32_t)h_rng_below(rng, (uint64_t)m->width_mm);
 			int32_t y = (int32_t)h_rng_below(rng, (uint64_t)m->height_mm);
 			cairn_msg_clue_place(&batch[n], m->hunt, x, y, 10);
@@ -216,7 +218,8 @@ static void load(cairn_client *c, struct model *m, struct h_rng *rng, struct kil
 					if (batch[j].hdr.request_id & (UINT64_C(1) << 62)) {
 						m->clues_pending--;
 					} else {
-						m->p[batch[j].hdr.request_id % PLAYERS].pending = false;
+						m->p[batch[j].hdr.request_id % PLAYERS].pending =
+							false;
 					}
 				}
 				break;
@@ -310,8 +313,8 @@ static void check_replay(const struct h_daemon *d, uint64_t lsn, uint64_t hash)
 	}
 	int st = pclose(f);
 	if (st != 0) {
-		T_FAILF("cairn-replay --until %s %s exited with 0x%x (last line: %s)", until, d->data,
-			st, last);
+		T_FAILF("cairn-replay --until %s %s exited with 0x%x (last line: %s)", until,
+			d->data, st, last);
 	}
 	const char *h = strstr(last, "hash=");
 	unsigned long long got = h ? strtoull(h + 5, NULL, 16) : 0;
@@ -379,8 +382,8 @@ int main(int argc, char **argv)
 		ASSERT_TRUE(h_wait_exit(d, 10000));
 		if (!WIFSIGNALED(d->status) || WTERMSIG(d->status) != SIGKILL) {
 			h_print_log(d);
-			T_FAILF("iteration %u: cairnd ended with status 0x%x, not by our SIGKILL", it,
-				d->status);
+			T_FAILF("iteration %u: cairnd ended with status 0x%x, not by our SIGKILL",
+				it, d->status);
 		}
 		m.kills++;
 	}

@@ -152,7 +152,9 @@ int main(int argc, char **argv)
 		if (i < run) {
 			/* The open batch is full: the disk is behind. */
 			uint64_t durable = cairn__wal_poll(w);
-			int r = durable < cairn__wal_appended(w) ? cairn__wal_wait(w, durable + 1, -1) : 0;
+			int r = durable < cairn__wal_appended(w)
+					? cairn__wal_wait(w, durable + 1, -1)
+					: 0;
 			if (r < 0) {
 				fprintf(stderr, "wait: %d\n", r);
 				return 1;

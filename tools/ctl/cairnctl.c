@@ -108,8 +108,9 @@ int main(int argc, char **argv)
 		}
 	} else if ((strcmp(cmd, "wal") == 0 || strcmp(cmd, "snapshot") == 0) && nargs == 0) {
 	} else {
-		fprintf(stderr, "cairnctl: unknown command or wrong arguments: '%s'\nTry 'cairnctl "
-				"--help'.\n",
+		fprintf(stderr,
+			"cairnctl: unknown command or wrong arguments: '%s'\nTry 'cairnctl "
+			"--help'.\n",
 			cmd);
 		return 2;
 	}
@@ -131,8 +132,8 @@ int main(int argc, char **argv)
 			memcpy(&w, res.payload, sizeof(w));
 			static const char *const backends[] = {"none", "io_uring", "sync"};
 			static const char *const modes[] = {"none", "sync", "relaxed"};
-			printf("appended_lsn=%" PRIu64 " durable_lsn=%" PRIu64 " snapshot_lsn=%" PRIu64
-			       " backend=%s durability=%s error=%s\n",
+			printf("appended_lsn=%" PRIu64 " durable_lsn=%" PRIu64
+			       " snapshot_lsn=%" PRIu64 " backend=%s durability=%s error=%s\n",
 			       w.appended_lsn, w.durable_lsn, w.snapshot_lsn,
 			       w.backend < 3 ? backends[w.backend] : "?",
 			       w.durability < 3 ? modes[w.durability] : "?",
