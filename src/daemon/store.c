@@ -15,6 +15,7 @@
  * computes the hunt images rollbacks need by replaying the log to an earlier LSN.
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -246,6 +247,22 @@ static int start_follower(struct daemon *d)
 
 static void *store_main(void *arg);
 
+/*
+ * Keeps a helper thread off the apply thread's CPU (--cpu) when another CPU is allowed:
+ * a snapshot's catch-up and serialization must not take time slices from the apply loop.
+ */
+static void keep_off_apply_cpu(const struct daemon *d, pthread_t t)
+{
+	cpu_set_t set;
+	if (d->cfg.cpu < 0 || sched_getaffinity(0, sizeof(set), &set) != 0) {
+		return;
+	}
+	CPU_CLR(d->cfg.cpu, &set);
+	if (CPU_COUNT(&set) > 0) {
+		pthread_setaffinity_np(t, sizeof(set), &set);
+	}
+}
+
 int cairnd_store_open(struct daemon *d)
 {
 	struct cairnd_store *s = &d->store;
@@ -336,6 +353,7 @@ int cairnd_store_open(struct daemon *d)
 		return -r;
 	}
 	pthread_setname_np(s->thread, "cairn-store");
+	keep_off_apply_cpu(d, s->thread);
 	s->thread_started = true;
 	return 0;
 }

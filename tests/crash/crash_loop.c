@@ -297,12 +297,19 @@ static void verify(cairn_client *c, struct model *m, unsigned iter)
 }
 
 /* cairn-replay --until lsn DATA must print the daemon's hash. */
-static void check_replay(const struct h_daemon *d, uint64_t lsn, uint64_t hash)
+static void check_replay(struct h_daemon *d, uint64_t lsn, uint64_t hash)
 {
 	char until[32], cmd[1024];
 	snprintf(until, sizeof(until), "%llu", (unsigned long long)lsn);
 	snprintf(cmd, sizeof(cmd), "'%s' --quiet --until %s '%s' 2>&1", replay_path, until,
 		 d->data);
+	/*
+	 * The daemon is frozen while the replay reads its files: its store thread may take
+	 * a snapshot and prune the log at any moment, which would pull segments away from
+	 * under the reader. A stop in the middle of either leaves a consistent directory
+	 * (snapshots appear by rename, prune deletes oldest first).
+	 */
+	h_signal(d, SIGSTOP);
 	FILE *f = popen(cmd, "r");
 	ASSERT_TRUE(f != NULL);
 	char line[512], last[512] = "";
@@ -312,6 +319,7 @@ static void check_replay(const struct h_daemon *d, uint64_t lsn, uint64_t hash)
 		}
 	}
 	int st = pclose(f);
+	h_signal(d, SIGCONT);
 	if (st != 0) {
 		T_FAILF("cairn-replay --until %s %s exited with 0x%x (last line: %s)", until,
 			d->data, st, last);
