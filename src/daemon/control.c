@@ -170,17 +170,23 @@ static int prepare_dir(const char *path)
 	return 0;
 }
 
-static int open_listener(struct control *c)
+/*
+ * Checks that the socket path is ours to take: its directory exists (made if missing), and
+ * nothing is there but a stale socket, which is removed. Run before the data directory is
+ * opened, so that a second cairnd started on a live socket by mistake says so at once
+ * instead of after a recovery, and again just before binding.
+ */
+static int claim_socket_path(const char *path, struct sockaddr_un *sa)
 {
-	const char *path = c->d->cfg.socket_path;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct stat st;
-	if (strlen(path) >= sizeof(sa.sun_path)) {
+	if (strlen(path) >= sizeof(sa->sun_path)) {
 		cairn__error("socket path is too long (%zu bytes, at most %zu): %s", strlen(path),
-			     sizeof(sa.sun_path) - 1, path);
+			     sizeof(sa->sun_path) - 1, path);
 		return -ENAMETOOLONG;
 	}
-	strcpy(sa.sun_path, path);
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	strcpy(sa->sun_path, path);
 	int r = prepare_dir(path);
 	if (r < 0) {
 		return r;
@@ -192,7 +198,7 @@ static int open_listener(struct control *c)
 			return -EEXIST;
 		}
 		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		if (probe >= 0 && connect(probe, (struct sockaddr *)sa, sizeof(*sa)) == 0) {
 			close(probe);
 			cairn__error("another cairnd is already listening on %s", path);
 			return -EADDRINUSE;
@@ -202,6 +208,17 @@ static int open_listener(struct control *c)
 		}
 		cairn__info("removing stale socket %s", path);
 		unlink(path);
+	}
+	return 0;
+}
+
+static int open_listener(struct control *c)
+{
+	const char *path = c->d->cfg.socket_path;
+	struct sockaddr_un sa;
+	int r = claim_socket_path(path, &sa);
+	if (r < 0) {
+		return r;
 	}
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
@@ -731,6 +748,11 @@ int cairnd_run(struct daemon *d)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	struct sockaddr_un sa;
+	r = claim_socket_path(d->cfg.socket_path, &sa);
+	if (r < 0) {
+		return r;
+	}
 	r = make_state(d, d->numa_node);
 	if (r < 0) {
 		return r;

@@ -181,6 +181,11 @@ static int recover(struct daemon *d, struct cairn__wal_resume *resume)
 			    (unsigned long long)rep.end.lsn, rep.end.reason,
 			    (unsigned long long)live.lsn);
 	}
+	if (rep.empty_segments_dropped) {
+		cairn__info("recovery: removed %u empty log segment%s after the last record; the "
+			    "log goes on in their place",
+			    rep.empty_segments_dropped, rep.empty_segments_dropped == 1 ? "" : "s");
+	}
 	cairn__info("recovered LSN %llu in %.3f s: %s%s, then %llu log records; state hash "
 		    "%016llx",
 		    (unsigned long long)live.lsn, (double)(cairn__now_ns() - t0) / 1e9,

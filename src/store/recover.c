@@ -1300,6 +1300,20 @@ int cairn__recover(const char *data_dir, struct cairn__replica *r,
 		}
 		cut = true;
 	}
+	if (end->end == CAIRN__WAL_END_CLEAN && v->opts->cut && v->rd) {
+		uint64_t first;
+		int n = cairn__wal_drop_empty_tail(v->rd, &first);
+		if (n < 0) {
+			say(why, whylen, "cannot remove the empty segments at the end of %s: %s",
+			    v->wal_dir, strerror(-n));
+			rc = n;
+			goto out;
+		}
+		if (n > 0) {
+			report->empty_segments_dropped = (unsigned)n;
+			reader_seq = first;
+		}
+	}
 	if (v->opts->cut && (cut || v->n_foreign > 0 || report->snapshots_skipped > 0)) {
 		rc = discard_snapshots(v, r->lsn, why, whylen);
 		if (rc < 0) {

@@ -141,6 +141,7 @@ struct cairn__recover_report {
 	char skipped_why[256];           /* why the newest skipped one could not */
 	unsigned snapshots_discarded;    /* renamed *.discarded: ahead of the log, or of another */
 	uint64_t records;                /* log records applied after the snapshot */
+	unsigned empty_segments_dropped; /* record-less segments removed from the end (opts->cut) */
 	bool until_reached;              /* stopped at until_lsn before the end of the log */
 	struct cairn__wal_damage end;    /* how the log ended (CLEAN when until_reached) */
 	struct cairn__wal_resume resume; /* where a writer continues (zeros when until_reached) */

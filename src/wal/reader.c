@@ -679,6 +679,34 @@ void cairn__wal_reader_resume(const struct cairn__wal_reader *r, struct cairn__w
 	out->next_seq = r->segs[r->nsegs - 1].seq + 1;
 }
 
+int cairn__wal_drop_empty_tail(struct cairn__wal_reader *r, uint64_t *first)
+{
+	*first = 0;
+	if (!r->ended || r->end.end != CAIRN__WAL_END_CLEAN) {
+		return -EINVAL;
+	}
+	/* The segment the log ended in, when not one record of it was read, and every later one. */
+	size_t from = r->idx + 1;
+	if (r->m.base && r->off == SEG_HDR) {
+		from = r->idx;
+	}
+	if (from >= r->nsegs) {
+		return 0;
+	}
+	for (size_t j = from; j < r->nsegs; j++) {
+		char name[CAIRN__WAL_NAME_MAX];
+		cairn__wal_seg_name(name, r->segs[j].seq);
+		if (unlinkat(r->dirfd, name, 0) < 0 && errno != ENOENT) {
+			return -errno;
+		}
+	}
+	if (fsync(r->dirfd) < 0) {
+		return -errno;
+	}
+	*first = r->segs[from].seq;
+	return (int)(r->nsegs - from);
+}
+
 void cairn__wal_reader_progress(const struct cairn__wal_reader *r, uint64_t *done, uint64_t *total)
 {
 	*done = r->ended ? r->total : r->done_before + (r->m.base ? r->off : 0);

@@ -240,6 +240,16 @@ void cairn__wal_reader_end(const struct cairn__wal_reader *r, struct cairn__wal_
  */
 void cairn__wal_reader_resume(const struct cairn__wal_reader *r, struct cairn__wal_resume *out);
 
+/*
+ * After a clean end (only then; -EINVAL otherwise): removes the segments past the last
+ * record, which hold nothing but their header (one a writer made and never wrote to, or
+ * made ahead and did not take back because it was killed), and fsyncs the directory, so
+ * that the next writer takes their numbers instead of leaving one empty segment per
+ * start behind. Sets *first to the first number removed (0: none). For the one process
+ * that is about to write the log. Returns how many were removed, or -errno.
+ */
+int cairn__wal_drop_empty_tail(struct cairn__wal_reader *r, uint64_t *first);
+
 /* Bytes of segment data read so far and in total (for progress bars). */
 void cairn__wal_reader_progress(const struct cairn__wal_reader *r, uint64_t *done, uint64_t *total);
 

@@ -595,8 +595,15 @@ int h_run(const char *const *args, int timeout_ms, char *out, size_t outlen)
 {
 	char *argv[MAX_ARGS];
 	char path[] = "/tmp/cairn-dtest-out-XXXXXX";
+	/* Never the user's own data directory: one of the test's, removed afterwards. */
+	char data[] = "/tmp/cairn-dtest-data-XXXXXX";
+	if (!mkdtemp(data)) {
+		T_FAILF("mkdtemp: %s", strerror(errno));
+	}
 	unsigned n = 0;
 	argv[n++] = (char *)cairnd_path;
+	argv[n++] = "--data-dir";
+	argv[n++] = data;
 	for (unsigned i = 0; args[i]; i++) {
 		if (n + 1 >= MAX_ARGS) {
 			T_FAILF("too many daemon arguments");
@@ -623,6 +630,7 @@ int h_run(const char *const *args, int timeout_ms, char *out, size_t outlen)
 			ssize_t k = pread(fd, out, outlen - 1, 0);
 			out[k > 0 ? k : 0] = '\0';
 			close(fd);
+			remove_dir(data);
 			T_FAILF("cairnd %s still ran after %d ms; output:\n%s",
 				args[0] ? args[0] : "", timeout_ms, out);
 		}
@@ -631,6 +639,7 @@ int h_run(const char *const *args, int timeout_ms, char *out, size_t outlen)
 	ssize_t k = pread(fd, out, outlen - 1, 0);
 	out[k > 0 ? k : 0] = '\0';
 	close(fd);
+	remove_dir(data);
 	return st;
 }
 

@@ -23,6 +23,9 @@
  *      indistinguishable from the log's clean end), and holds the N-1 records before it;
  *      the next start finds a clean log. (Every byte offset is the reader's own test,
  *      tests/wal/torn_tail.c; these are the daemon's side of it.)
+ *  (d) starts that log nothing, stopped with SIGTERM or killed with SIGKILL (which leaves
+ *      the segment made ahead behind): the number of segment files stays where it was,
+ *      the records are all still there, and a move after them is logged and recovered.
  */
 #include <errno.h>
 #include <signal.h>
@@ -356,6 +359,54 @@ static void check_torn_tails(struct h_daemon *d)
 	     (unsigned long long)(last->hdr.lsn - 1));
 }
 
+static void check_idle_restarts(struct h_daemon *d)
+{
+	char names[256][64];
+	const struct dur_rec *last = &recs[nrecs - 1];
+	uint64_t lsn = last->hdr.lsn - 1; /* the torn cases left the log one record short */
+	dur_spawn(d, ARGS);
+	h_stop(d);
+	size_t base = dur_wal_segments(data, names, 256);
+	ASSERT_TRUE(base >= 1);
+	for (int i = 0; i < 12; i++) {
+		dur_spawn(d, ARGS);
+		if (i % 2 == 0) {
+			dur_kill(d); /* leaves its segment made ahead: the next start removes it */
+			continue;
+		}
+		h_stop(d);
+		size_t n = dur_wal_segments(data, names, 256);
+		if (n != base) {
+			T_FAILF("(d) after %d starts that logged nothing there are %zu segment "
+				"files, %zu before",
+				i + 1, n, base);
+		}
+	}
+	dur_spawn(d, ARGS);
+	cairn_client *c;
+	ASSERT_OK(cairn_open(d->sock, NULL, &c));
+	ASSERT_UEQ(dur_wal_status(c).durable_lsn, lsn);
+	int32_t x, y;
+	dur_pos(77777, &x, &y);
+	ASSERT_OK(cairn_move(c, hunt, joined[1].id, x, y, NULL, 10 * SEC));
+	ASSERT_UEQ(dur_wal_status(c).durable_lsn, lsn + 1);
+	cairn_close(c);
+	dur_kill(d);
+	dur_spawn(d, ARGS);
+	ASSERT_OK(cairn_open(d->sock, NULL, &c));
+	ASSERT_UEQ(dur_wal_status(c).durable_lsn, lsn + 1);
+	struct dur_player want[PLAYERS];
+	expected_at(lsn, want);
+	want[1].x = x;
+	want[1].y = y;
+	dur_check_players(c, hunt, want, PLAYERS, "(d) after idle restarts, a move and a kill");
+	cairn_close(c);
+	h_stop(d);
+	h_ok("(d) 12 starts that logged nothing (6 stopped, 6 killed): still %zu segment "
+	     "file%s; a move after them was logged as LSN %llu and recovered",
+	     base, base == 1 ? "" : "s", (unsigned long long)(lsn + 1));
+}
+
 int main(int argc, char **argv)
 {
 	dur_init(argc, argv, "recovery_files", true);
@@ -376,6 +427,7 @@ int main(int argc, char **argv)
 	check_refusals(d, r);
 	check_truncate_at_damage(d, r);
 	check_torn_tails(d);
+	check_idle_restarts(d);
 	if (!dur.replay) {
 		printf("note: cairn-replay is not built: state hashes were not compared\n");
 	}
