@@ -351,6 +351,62 @@ CAIRN_API int cairn_player_state(cairn_client *c, uint32_t hunt_id, uint32_t pla
 CAIRN_API int cairn_state_hash(cairn_client *c, struct cairn_state_hash_reply *out,
 			       int64_t timeout_ns);
 
+/* ---- Paths ----
+ *
+ * The solver answers on the hunt's map, by the Moving AI rules: 8-connected, a straight
+ * step costs one cell side and a diagonal sqrt(2), and a diagonal step needs both cells
+ * beside it passable (no corner cutting). Positions are millimetres, each standing for
+ * the cell it falls in; answers give cell centres. Every method (CAIRN_METHOD_AUTO,
+ * ASTAR, JPS, TABLE) is exact; AUTO uses the map's first-move table once it is built,
+ * else jump point search; TABLE before then is -CAIRN_E_TABLE_NOT_READY (see
+ * cairn_read_map's table_state).
+ *
+ * Searches run on the daemon's solver threads, so their results may come back after
+ * those of commands sent later; these calls wait for their own result either way. They
+ * use a query slice of the arena, like the queries above (-EBUSY, -ENOBUFS as there).
+ */
+
+/*
+ * The first step of a shortest path for each of pairs[0..n) (n 1..CAIRN_MAX_PATH_BATCH),
+ * into out[0..n): a pair whose cells are off the map, blocked or not joined has that
+ * code in its item's status and is not an error of the call. *info (may be NULL) gets
+ * the counts and the method that answered. Returns 0, -EINVAL, -CAIRN_E_UNKNOWN_HUNT,
+ * -CAIRN_E_TABLE_NOT_READY, -CAIRN_E_BAD_VALUE, or a code of cairn_call.
+ */
+CAIRN_API int cairn_next_moves(cairn_client *c, uint32_t hunt_id,
+			       const struct cairn_path_pair *pairs, uint32_t n, unsigned method,
+			       struct cairn_next_move_item *out,
+			       struct cairn_path_batch_reply *info, int64_t timeout_ns);
+
+/* The length of a shortest path for each pair, as cairn_next_moves. */
+CAIRN_API int cairn_distances(cairn_client *c, uint32_t hunt_id,
+			      const struct cairn_path_pair *pairs, uint32_t n, unsigned method,
+			      struct cairn_distance_item *out, struct cairn_path_batch_reply *info,
+			      int64_t timeout_ns);
+
+/*
+ * A shortest path from (from_x, from_y) to (to_x, to_y): its points (every cell, or with
+ * CAIRN_PATH_WAYPOINTS only the turning points) into points[0..cap), the start first;
+ * *info (may be NULL) gets the counts, the exact length and the method. Returns 0;
+ * -CAIRN_E_BLOB_TOO_SMALL when the points do not fit cap (or the 4096 of a query slice),
+ * with info->count the number needed; -CAIRN_E_OFF_MAP, -CAIRN_E_BLOCKED,
+ * -CAIRN_E_UNREACHABLE, -CAIRN_E_UNKNOWN_HUNT, -CAIRN_E_TABLE_NOT_READY, -EINVAL, or a
+ * code of cairn_call.
+ */
+CAIRN_API int cairn_path(cairn_client *c, uint32_t hunt_id, int32_t from_x, int32_t from_y,
+			 int32_t to_x, int32_t to_y, unsigned flags, unsigned method,
+			 struct cairn_path_point *points, uint32_t cap,
+			 struct cairn_path_reply *info, int64_t timeout_ns);
+
+/*
+ * A shortest path from where player_id stands to clue_id, as cairn_path; also
+ * -CAIRN_E_UNKNOWN_PLAYER, -CAIRN_E_UNKNOWN_CLUE, -CAIRN_E_WRONG_HUNT.
+ */
+CAIRN_API int cairn_path_to_clue(cairn_client *c, uint32_t hunt_id, uint32_t player_id,
+				 uint32_t clue_id, unsigned flags, unsigned method,
+				 struct cairn_path_point *points, uint32_t cap,
+				 struct cairn_path_reply *info, int64_t timeout_ns);
+
 /* ---- Reading the grid directly ----
  *
  * These read the daemon's state segment, mapped read-only, under its seqlocks: no

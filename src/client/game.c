@@ -467,3 +467,191 @@ CAIRN_API int cairn_leaderboard(cairn_client *c, uint32_t hunt_id, uint32_t k,
 		     offsetof(struct cairn_leaderboard, out_capacity), k, hits, count, NULL,
 		     timeout_ns);
 }
+
+/* ---- paths ---- */
+
+/*
+ * Sends path command m through a slice of the arena: in_len bytes of input from `in`
+ * (none when in_len is 0) at the slice's start, whose offset goes to the uint32 payload
+ * field at in_field; the answer goes to the same place (the daemon reads the input
+ * before it writes), its offset and capacity into the fields at out_field and cap_field.
+ * On an answer of type `reply`, copies what the reply's (out_offset, out_length) says,
+ * at most out_max bytes, into out. *res gets the result whatever it was.
+ */
+static int path_call(cairn_client *c, struct cairn_msg *m, uint16_t reply, const void *in,
+		     size_t in_len, size_t in_field, size_t out_field, size_t cap_field,
+		     size_t reply_out_field, void *out, size_t out_max, struct cairn_msg *res,
+		     int64_t timeout_ns)
+{
+	/* The daemon may write up to out_max bytes: what the caller can take. */
+	uint64_t start = timeout_ns > 0 ? cairn__now_ns() : 0;
+	int i = slice_acquire(c, timeout_ns);
+	if (i < 0) {
+		return i;
+	}
+	if (timeout_ns > 0) {
+		uint64_t spent = cairn__now_ns() - start;
+		timeout_ns = spent < (uint64_t)timeout_ns ? timeout_ns - (int64_t)spent : 0;
+	}
+	uint32_t off = (uint32_t)slice_offset(c, (unsigned)i);
+	uint32_t cap =
+		out_max < CAIRN_QUERY_SLICE_SIZE ? (uint32_t)out_max : CAIRN_QUERY_SLICE_SIZE;
+	if (in_len) {
+		memcpy(cairn__lane_now(c)->blob + off, in, in_len);
+		memcpy(m->payload + in_field, &off, sizeof(off));
+	}
+	memcpy(m->payload + out_field, &off, sizeof(off));
+	memcpy(m->payload + cap_field, &cap, sizeof(cap));
+	memset(res, 0, sizeof(*res));
+	uint64_t ticket = take_ticket(c);
+	int r = cairn_call(c, m, res, timeout_ns);
+	if (res->hdr.request_id != m->hdr.request_id) {
+		slice_quarantine(c, (unsigned)i);
+		return r;
+	}
+	if (r == 0) {
+		uint32_t a_off, a_len;
+		memcpy(&a_off, res->payload + reply_out_field, sizeof(a_off));
+		memcpy(&a_len, res->payload + reply_out_field + 4, sizeof(a_len));
+		if (res->hdr.type != reply || a_off != off || a_len > out_max || a_len > cap) {
+			r = -CAIRN_E_BAD_REPLY;
+		} else if (out && a_len) {
+			/* As in query(): the current lane's arena holds the daemon's writes. */
+			memcpy(out, cairn__lane_now(c)->blob + off, a_len);
+		}
+	}
+	slices_release(c, ticket);
+	slice_put(c, (unsigned)i);
+	return r;
+}
+
+static int path_batch(cairn_client *c, uint16_t type, uint16_t reply, uint32_t hunt_id,
+		      const struct cairn_path_pair *pairs, uint32_t n, unsigned method, void *out,
+		      size_t item, struct cairn_path_batch_reply *info, int64_t timeout_ns)
+{
+	if (n == 0 || n > CAIRN_MAX_PATH_BATCH || !pairs || !out || method > CAIRN_METHOD_TABLE) {
+		return -EINVAL;
+	}
+	struct cairn_path_batch q;
+	memset(&q, 0, sizeof(q));
+	q.hunt_id = hunt_id;
+	q.count = n;
+	q.method = method;
+	struct cairn_msg m, res;
+	cairn_msg_init(&m, type, CAIRN_MSG_NEXT_MOVE_LEN_MIN);
+	memcpy(m.payload, &q, sizeof(q));
+	int r = path_call(c, &m, reply, pairs, (size_t)n * sizeof(pairs[0]),
+			  offsetof(struct cairn_path_batch, in_offset),
+			  offsetof(struct cairn_path_batch, out_offset),
+			  offsetof(struct cairn_path_batch, out_capacity),
+			  offsetof(struct cairn_path_batch_reply, out_offset), out, n * item, &res,
+			  timeout_ns);
+	if (r == 0) {
+		struct cairn_path_batch_reply a;
+		memcpy(&a, res.payload, sizeof(a));
+		if (a.count != n || a.out_length != n * item || a.failed > n) {
+			return -CAIRN_E_BAD_REPLY;
+		}
+		if (info) {
+			*info = a;
+		}
+	}
+	return r;
+}
+
+CAIRN_API int cairn_next_moves(cairn_client *c, uint32_t hunt_id,
+			       const struct cairn_path_pair *pairs, uint32_t n, unsigned method,
+			       struct cairn_next_move_item *out,
+			       struct cairn_path_batch_reply *info, int64_t timeout_ns)
+{
+	return path_batch(c, CAIRN_MSG_NEXT_MOVE, CAIRN_MSG_NEXT_MOVE_REPLY, hunt_id, pairs, n,
+			  method, out, sizeof(*out), info, timeout_ns);
+}
+
+CAIRN_API int cairn_distances(cairn_client *c, uint32_t hunt_id,
+			      const struct cairn_path_pair *pairs, uint32_t n, unsigned method,
+			      struct cairn_distance_item *out, struct cairn_path_batch_reply *info,
+			      int64_t timeout_ns)
+{
+	return path_batch(c, CAIRN_MSG_DISTANCE, CAIRN_MSG_DISTANCE_REPLY, hunt_id, pairs, n,
+			  method, out, sizeof(*out), info, timeout_ns);
+}
+
+/* PATH and PATH_TO_CLUE, once their payload is in m. */
+static int path_points(cairn_client *c, struct cairn_msg *m, size_t out_field, size_t cap_field,
+		       struct cairn_path_point *points, uint32_t cap, struct cairn_path_reply *info,
+		       int64_t timeout_ns)
+{
+	struct cairn_msg res;
+	uint64_t max = (uint64_t)cap * sizeof(points[0]);
+	int r = path_call(c, m, CAIRN_MSG_PATH_REPLY, NULL, 0, 0, out_field, cap_field,
+			  offsetof(struct cairn_path_reply, out_offset), points,
+			  max < CAIRN_QUERY_SLICE_SIZE ? max : CAIRN_QUERY_SLICE_SIZE, &res,
+			  timeout_ns);
+	if (r == -CAIRN_E_BLOB_TOO_SMALL && info && res.hdr.request_id == m->hdr.request_id) {
+		/* The detail is the bytes the whole answer needs. */
+		struct cairn_error_info e;
+		memcpy(&e, res.payload, sizeof(e));
+		memset(info, 0, sizeof(*info));
+		info->count = e.detail / sizeof(points[0]);
+	}
+	if (r == 0) {
+		struct cairn_path_reply a;
+		memcpy(&a, res.payload, sizeof(a));
+		if (a.out_length != a.count * sizeof(points[0]) || a.count > a.cells) {
+			return -CAIRN_E_BAD_REPLY;
+		}
+		if (info) {
+			*info = a;
+		}
+	}
+	return r;
+}
+
+CAIRN_API int cairn_path(cairn_client *c, uint32_t hunt_id, int32_t from_x, int32_t from_y,
+			 int32_t to_x, int32_t to_y, unsigned flags, unsigned method,
+			 struct cairn_path_point *points, uint32_t cap,
+			 struct cairn_path_reply *info, int64_t timeout_ns)
+{
+	if (!points || cap == 0 || method > CAIRN_METHOD_TABLE || (flags & ~CAIRN_PATH_WAYPOINTS)) {
+		return -EINVAL;
+	}
+	struct cairn_path q;
+	memset(&q, 0, sizeof(q));
+	q.hunt_id = hunt_id;
+	q.from_x = from_x;
+	q.from_y = from_y;
+	q.to_x = to_x;
+	q.to_y = to_y;
+	q.flags = flags;
+	q.method = method;
+	struct cairn_msg m;
+	cairn_msg_init(&m, CAIRN_MSG_PATH, CAIRN_MSG_PATH_LEN_MIN);
+	memcpy(m.payload, &q, sizeof(q));
+	return path_points(c, &m, offsetof(struct cairn_path, out_offset),
+			   offsetof(struct cairn_path, out_capacity), points, cap, info,
+			   timeout_ns);
+}
+
+CAIRN_API int cairn_path_to_clue(cairn_client *c, uint32_t hunt_id, uint32_t player_id,
+				 uint32_t clue_id, unsigned flags, unsigned method,
+				 struct cairn_path_point *points, uint32_t cap,
+				 struct cairn_path_reply *info, int64_t timeout_ns)
+{
+	if (!points || cap == 0 || method > CAIRN_METHOD_TABLE || (flags & ~CAIRN_PATH_WAYPOINTS)) {
+		return -EINVAL;
+	}
+	struct cairn_path_to_clue q;
+	memset(&q, 0, sizeof(q));
+	q.hunt_id = hunt_id;
+	q.player_id = player_id;
+	q.clue_id = clue_id;
+	q.flags = flags;
+	q.method = method;
+	struct cairn_msg m;
+	cairn_msg_init(&m, CAIRN_MSG_PATH_TO_CLUE, CAIRN_MSG_PATH_TO_CLUE_LEN_MIN);
+	memcpy(m.payload, &q, sizeof(q));
+	return path_points(c, &m, offsetof(struct cairn_path_to_clue, out_offset),
+			   offsetof(struct cairn_path_to_clue, out_capacity), points, cap, info,
+			   timeout_ns);
+}

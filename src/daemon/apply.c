@@ -44,6 +44,8 @@ struct applier {
 };
 
 #define HELD_DEFERRED UINT64_MAX
+/* A path command handed to the solver workers: its result comes when the job is done. */
+#define HELD_SOLVER (UINT64_MAX - 1)
 
 /* Relaxed mode writes a batch once this many records wait (about 120 KiB of commands). */
 #define RELAXED_BATCH_RECORDS 1024
@@ -104,6 +106,7 @@ static void drop_lane(struct applier *a, struct lane *l, const char *why)
 	cairn__warn("dropping lane %u (client %llu, pid %d, \"%s\"): %s", l->id,
 		    (unsigned long long)l->client_id, (int)l->pid, l->name, why);
 	l->dropped = true;
+	l->serving = false;
 	/* Tell the client why before the control thread closes its socket. */
 	cairn__store_release(&h->lane_state, CAIRN_LANE_DROPPED);
 	cairn__doorbell_ring(&l->res.hdr->bell);
@@ -137,6 +140,8 @@ static void take_control_messages(struct applier *a)
 			if (msgs[i].ev == EV_ATTACH) {
 				a->active[a->nactive++] = l;
 				l->held_head = l->held_n = 0;
+				l->solving = 0;
+				l->serving = true;
 				l->held = NULL;
 				if (d->store.wal) {
 					l->held =
@@ -147,6 +152,7 @@ static void take_control_messages(struct applier *a)
 					}
 				}
 			} else if (msgs[i].ev == EV_DETACH) {
+				l->serving = false;
 				if (l->held_n) {
 					a->holding--;
 				}
@@ -372,6 +378,9 @@ static uint64_t apply_one(struct applier *a, struct lane *l, const struct cairn_
 			wal_status(a, cmd, out);
 			return 0;
 		}
+		if (cairnd_solver_serves(t)) {
+			return cairnd_solver_command(d, l, cmd, out) ? HELD_SOLVER : 0;
+		}
 		cairnd_handle(d, l, cmd, ingress, out);
 		return 0;
 	}
@@ -413,6 +422,12 @@ static uint64_t apply_one(struct applier *a, struct lane *l, const struct cairn_
 	case CAIRN_MSG_SNAPSHOT:
 	case CAIRN_MSG_ROLLBACK:
 		return store_command(a, l, cmd, ingress, out);
+	case CAIRN_MSG_NEXT_MOVE:
+	case CAIRN_MSG_DISTANCE:
+	case CAIRN_MSG_PATH:
+	case CAIRN_MSG_PATH_TO_CLUE:
+		/* A read: answered now, it waits like any query; a job's result comes later. */
+		return cairnd_solver_command(d, l, cmd, out) ? HELD_SOLVER : s->appended;
 	default:
 		cairnd_handle(d, l, cmd, ingress, out);
 		return s->appended;
@@ -437,6 +452,49 @@ static void publish_held(struct applier *a, struct lane *l)
 		a->results += k;
 		a->wakes += cairn__doorbell_ring(&l->res.hdr->bell);
 	}
+}
+
+/*
+ * Publishes the result of a finished path job on l, in the slot its command reserved:
+ * at once when nothing waits before it, else after the held results (it may have seen
+ * changes not yet durable, like any read).
+ */
+static void publish_solved(struct applier *a, struct lane *l, const struct cairn_msg *out)
+{
+	struct daemon *d = a->d;
+	l->solving--;
+	a->errors += out->hdr.type == CAIRN_MSG_ERROR;
+	if (!l->held || (l->held_n == 0 && !cairnd_store_hold(d))) {
+		cairn__ring_owner_push(&l->res, out);
+		a->results++;
+		a->wakes += cairn__doorbell_ring(&l->res.hdr->bell);
+		return;
+	}
+	struct held *h = &l->held[(l->held_head + l->held_n) & l->res.mask];
+	h->msg = *out;
+	h->horizon = cairnd_store_hold(d) && !d->store.failed ? d->store.appended : 0;
+	if (l->held_n++ == 0) {
+		a->holding++;
+	}
+	publish_held(a, l);
+}
+
+/* Publishes the answers of the path jobs the workers finished, in the order they did. */
+static unsigned take_solved(struct applier *a)
+{
+	struct cairnd_path_job *j = cairnd_solver_take_done(a->d);
+	unsigned n = 0;
+	while (j) {
+		struct cairnd_path_job *next = j->next;
+		struct lane *l = j->lane;
+		struct cairn_msg out;
+		if (cairnd_solver_finish(a->d, j, &out)) {
+			publish_solved(a, l, &out);
+		}
+		j = next;
+		n++;
+	}
+	return n;
 }
 
 /* Hands the store thread the job taken this turn, now that its result has a slot. */
@@ -574,8 +632,9 @@ static unsigned serve(struct applier *a, struct lane *l)
 	uint64_t horizon[CAIRND_MAX_BATCH];
 	unsigned max = d->cfg.batch < CAIRND_MAX_BATCH ? d->cfg.batch : CAIRND_MAX_BATCH;
 	/* Never look a lap ahead: a ring smaller than the batch holds only capacity results. */
-	if (max > (uint64_t)l->res.mask + 1 - l->held_n) {
-		max = (unsigned)(l->res.mask + 1 - l->held_n);
+	uint32_t owed = l->held_n + l->solving; /* result slots already spoken for */
+	if (max > (uint64_t)l->res.mask + 1 - owed) {
+		max = (unsigned)(l->res.mask + 1 - owed);
 	}
 	unsigned n = 0;
 	/*
@@ -587,7 +646,7 @@ static unsigned serve(struct applier *a, struct lane *l)
 	 * a batch's worth.
 	 */
 	while (n < max) {
-		uint64_t pos = l->res.cursor + l->held_n + n;
+		uint64_t pos = l->res.cursor + owed + n;
 		uint64_t seq = cairn__load_acquire(&l->res.slots[pos & l->res.mask].seq);
 		if (seq != pos) {
 			if (seq != pos - l->res.mask) {
@@ -618,22 +677,39 @@ static unsigned serve(struct applier *a, struct lane *l)
 	for (unsigned i = 0; i < n; i++) {
 		cairn__engine_prefetch(d->engine, &cmds[i]);
 	}
+	unsigned solving = 0;
 	for (unsigned i = 0; i < n; i++) {
 		horizon[i] = apply_one(a, l, &cmds[i], ingress, &outs[i]);
-		a->errors += outs[i].hdr.type == CAIRN_MSG_ERROR;
+		if (horizon[i] == HELD_SOLVER) {
+			solving++;
+		} else {
+			a->errors += outs[i].hdr.type == CAIRN_MSG_ERROR;
+		}
 	}
 	a->commands += n;
 	if (!l->held || (l->held_n == 0 && !cairnd_store_hold(d) && !a->deferred_this_turn)) {
+		unsigned k = 0;
 		for (unsigned i = 0; i < n; i++) {
-			cairn__ring_owner_push(&l->res, &outs[i]);
+			if (horizon[i] != HELD_SOLVER) {
+				cairn__ring_owner_push(&l->res, &outs[i]);
+				k++;
+			}
 		}
-		a->results += n;
-		a->wakes += cairn__doorbell_ring(&l->res.hdr->bell);
+		/* After the pushes: a job's slot comes after every result published now. */
+		l->solving += solving;
+		if (k) {
+			a->results += k;
+			a->wakes += cairn__doorbell_ring(&l->res.hdr->bell);
+		}
 		return n;
 	}
 	/* Results wait, in order, for the log (and deferred ones for the store thread). */
 	uint32_t mask = l->res.mask;
+	l->solving += solving;
 	for (unsigned i = 0; i < n; i++) {
+		if (horizon[i] == HELD_SOLVER) {
+			continue;
+		}
 		struct held *h = &l->held[(l->held_head + l->held_n) & mask];
 		h->msg = outs[i];
 		/* After a log failure nothing waits for the disk any more: it will not come. */
@@ -755,7 +831,8 @@ static void sleep_on_lanes(struct applier *a, int64_t max_ns)
 		}
 	}
 	/* Re-check after announcing ourselves (the doorbell protocol in doorbell.h). */
-	bool ready = cairn__load_acquire(&d->apply_pending) || cairn__load_acquire(&d->stopping);
+	bool ready = cairn__load_acquire(&d->apply_pending) || cairn__load_acquire(&d->stopping) ||
+		     cairn__load_acquire(&d->solver.done_flag);
 	for (unsigned i = 0; i < a->nactive && !ready; i++) {
 		ready = !a->active[i]->blocked && cairn__ring_owner_readable(&a->active[i]->cmd);
 	}
@@ -794,7 +871,7 @@ static void sleep_on_lanes(struct applier *a, int64_t max_ns)
  */
 static bool drained(struct applier *a)
 {
-	if (a->holding || store_waiting(a)) {
+	if (a->holding || store_waiting(a) || a->d->solver.jobs_out) {
 		return false;
 	}
 	for (unsigned i = 0; i < a->nactive; i++) {
@@ -830,6 +907,9 @@ void *cairnd_apply_main(void *arg)
 		}
 		if (a.nactive) {
 			a.next = (a.next + 1) % a.nactive;
+		}
+		if (d->solver.jobs_out) {
+			did += take_solved(&a);
 		}
 		if (d->store.wal) {
 			store_tick(&a);

@@ -776,6 +776,13 @@ int cairnd_run(struct daemon *d)
 	if (r < 0) {
 		return r;
 	}
+	r = cairnd_solver_start(d);
+	if (r < 0) {
+		unlink(d->cfg.socket_path);
+		cairnd_solver_stop(d);
+		cairnd_store_close(d);
+		return r;
+	}
 	r = start_apply(d);
 	if (r < 0) {
 		unlink(d->cfg.socket_path);
@@ -821,6 +828,7 @@ int cairnd_run(struct daemon *d)
 		expire_pending(&c);
 	}
 	pthread_join(d->apply_thread, NULL);
+	cairnd_solver_stop(d);
 	cairnd_store_close(d);
 	cairn__store_relaxed(&d->hdr->daemon_state, CAIRN_DAEMON_STOPPED);
 	for (uint32_t i = 0; i < d->cfg.max_clients; i++) {

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "cairn/protocol.h"
+#include "daemon/solver.h"
 #include "engine/engine.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
@@ -64,6 +65,10 @@ struct cairnd_config {
 		snapshot_interval_ns; /* ... or this long after the last one, if anything changed */
 	unsigned keep_snapshots;
 	bool truncate_at_damage; /* --recover=truncate-at-damage */
+
+	/* The solver (solver.c). */
+	int solver_threads;       /* workers; -1: the default (CPUs - 1, at least 1) */
+	uint32_t table_max_cells; /* first-move tables for maps up to this many cells */
 };
 
 /* Session ids the control thread has seen (the welcome's "resumed"). */
@@ -123,6 +128,9 @@ struct lane {
 	 */
 	struct held *held;
 	uint32_t held_head, held_n;
+	/* Path jobs out with the solver workers: each owns a result slot after the held ones. */
+	uint32_t solving;
+	bool serving; /* from EV_ATTACH until dropped or EV_DETACH: answers may be delivered */
 	/*
 	 * Set by the apply thread before it posts EV_DROPPED; the control thread reads it
 	 * after taking that message from the mutex-protected queue.
@@ -241,6 +249,7 @@ struct daemon {
 	int apply_result; /* 0, or why the apply thread stopped early */
 
 	struct cairnd_store store;
+	struct cairnd_solver solver;
 	struct cairnd_sessions known; /* control thread */
 };
 
@@ -259,6 +268,8 @@ int cairnd_load_maps(struct daemon *d);
 int cairnd_store_open(struct daemon *d);        /* recovery, the log, the store thread */
 void cairnd_store_close(struct daemon *d);      /* after the apply thread has finished */
 bool cairnd_store_hold(const struct daemon *d); /* whether results wait for the log */
+/* Keeps a helper thread off the apply thread's CPU (--cpu) when another CPU is allowed. */
+void cairnd_keep_off_apply_cpu(const struct daemon *d, pthread_t t);
 
 /* handlers.c: an ERROR result answering cmd with code and its detail value, into *out. */
 void cairnd_error_result(const struct cairn_msg *cmd, int code, uint32_t detail,

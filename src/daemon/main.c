@@ -54,7 +54,9 @@ static void usage(FILE *f)
 		"  --grid-heap-mb N       MiB of the state segment for the hunts' grids (default\n"
 		"                         512; a 128x96 map takes 16 KiB per hunt, 512x512 512 "
 		"KiB)\n"
-		"\n"
+		"\n");
+	/* Two strings: one would pass the 4095 bytes C99 compilers must support. */
+	fprintf(f,
 		"Durability:\n"
 		"  --data-dir DIR         the write-ahead log, snapshots and maps live here\n"
 		"                         (default: $CAIRN_DATA_DIR, else $XDG_STATE_HOME/cairn,\n"
@@ -83,6 +85,16 @@ static void usage(FILE *f)
 		"                         resubmission after a restart, a power of two (default\n"
 		"                         4096); result rings are cut down to it\n"
 		"  --max-sessions N       client sessions kept in that table (default 4096)\n"
+		"\n"
+		"The solver (NEXT_MOVE, DISTANCE, PATH, PATH_TO_CLUE):\n"
+		"  --solver-threads N     worker threads for path searches, kept off --cpu\n"
+		"                         (default: CPUs - 1, at least 1; 0: the apply thread\n"
+		"                         answers every path command itself)\n"
+		"  --table-max-cells N    build a first-move table, in the background at start,\n"
+		"                         for each map of at most N passable cells (default\n"
+		"                         16384, about 10 MiB and a few CPU-seconds for 8k\n"
+		"                         cells; 0: no tables); until it is built, queries are\n"
+		"                         answered by jump point search\n"
 		"\n"
 		"The state segment reserves address space for every limit above (each hunt slot\n"
 		"gets room for the grid of the largest map), but memory is only used as hunts,\n"
@@ -133,6 +145,8 @@ enum {
 	OPT_RECOVER,
 	OPT_DEDUP_WINDOW,
 	OPT_MAX_SESSIONS,
+	OPT_SOLVER_THREADS,
+	OPT_TABLE_MAX_CELLS,
 };
 
 /* Picks one of names[] (NULL-terminated) by string; returns its index or -1. */
@@ -200,6 +214,8 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 		{"recover", required_argument, NULL, OPT_RECOVER},
 		{"dedup-window", required_argument, NULL, OPT_DEDUP_WINDOW},
 		{"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
+		{"solver-threads", required_argument, NULL, OPT_SOLVER_THREADS},
+		{"table-max-cells", required_argument, NULL, OPT_TABLE_MAX_CELLS},
 		{0},
 	};
 	long long v;
@@ -361,6 +377,18 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 			cfg->truncate_at_damage = m == 1;
 			break;
 		}
+		case OPT_SOLVER_THREADS:
+			if (parse_num("--solver-threads", optarg, 0, 64, &v) < 0) {
+				return -1;
+			}
+			cfg->solver_threads = (int)v;
+			break;
+		case OPT_TABLE_MAX_CELLS:
+			if (parse_num("--table-max-cells", optarg, 0, 1 << 20, &v) < 0) {
+				return -1;
+			}
+			cfg->table_max_cells = (uint32_t)v;
+			break;
 		case OPT_DEDUP_WINDOW:
 		case OPT_MAX_SESSIONS:
 			if (parse_num(o == OPT_DEDUP_WINDOW ? "--dedup-window" : "--max-sessions",
@@ -506,6 +534,8 @@ int main(int argc, char **argv)
 		.snapshot_records = 1000000,
 		.snapshot_interval_ns = 300ull * 1000000000u,
 		.keep_snapshots = 2,
+		.solver_threads = -1,
+		.table_max_cells = 16384,
 	};
 	if (parse_args(argc, argv, &d.cfg, sockbuf, sizeof(sockbuf), databuf, sizeof(databuf)) <
 	    0) {

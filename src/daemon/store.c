@@ -256,7 +256,7 @@ static void *store_main(void *arg);
  * Keeps a helper thread off the apply thread's CPU (--cpu) when another CPU is allowed:
  * a snapshot's catch-up and serialization must not take time slices from the apply loop.
  */
-static void keep_off_apply_cpu(const struct daemon *d, pthread_t t)
+void cairnd_keep_off_apply_cpu(const struct daemon *d, pthread_t t)
 {
 	cpu_set_t set;
 	if (d->cfg.cpu < 0 || sched_getaffinity(0, sizeof(set), &set) != 0) {
@@ -358,7 +358,7 @@ int cairnd_store_open(struct daemon *d)
 		return -r;
 	}
 	pthread_setname_np(s->thread, "cairn-store");
-	keep_off_apply_cpu(d, s->thread);
+	cairnd_keep_off_apply_cpu(d, s->thread);
 	s->thread_started = true;
 	return 0;
 }

@@ -257,6 +257,38 @@ struct cairn_entity *cairn__eng_entity(struct cairn__engine *e, uint32_t id)
 	return &e->ents[slot];
 }
 
+int cairn__engine_hunt_geometry(struct cairn__engine *e, uint32_t hunt_id,
+				const struct cairn__map **map, uint32_t *map_id, uint32_t *cell_mm)
+{
+	const struct hunt *h = cairn__eng_hunt(e, hunt_id);
+	if (!h) {
+		return -CAIRN_E_UNKNOWN_HUNT;
+	}
+	*map = h->map;
+	*map_id = h->map_id;
+	*cell_mm = h->cell_mm;
+	return 0;
+}
+
+int cairn__engine_entity_pos(struct cairn__engine *e, uint32_t hunt_id, uint32_t id, uint8_t kind,
+			     int32_t *x, int32_t *y)
+{
+	if (!cairn__eng_hunt(e, hunt_id)) {
+		return -CAIRN_E_UNKNOWN_HUNT;
+	}
+	const struct cairn_entity *en = cairn__eng_entity(e, id);
+	if (!en || en->kind != kind) {
+		return kind == CAIRN_ENTITY_PLAYER ? -CAIRN_E_UNKNOWN_PLAYER
+						   : -CAIRN_E_UNKNOWN_CLUE;
+	}
+	if (en->hunt_id != hunt_id) {
+		return -CAIRN_E_WRONG_HUNT;
+	}
+	*x = en->x;
+	*y = en->y;
+	return 0;
+}
+
 int cairn__eng_check_pos(const struct hunt *h, int32_t x, int32_t y)
 {
 	if (x < 0 || y < 0 || x >= h->limit_x || y >= h->limit_y) {

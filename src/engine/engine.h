@@ -156,6 +156,28 @@ int cairn__engine_hunt_replace(struct cairn__engine *e, uint32_t hunt_id, const 
 			       size_t len, uint64_t event_value, uint32_t *players,
 			       uint32_t *clues);
 
+/*
+ * What the solver needs of a hunt, for the path commands the daemon serves: its map
+ * (immutable, shared), map id and cell side. Returns 0 or -CAIRN_E_UNKNOWN_HUNT.
+ */
+int cairn__engine_hunt_geometry(struct cairn__engine *e, uint32_t hunt_id,
+				const struct cairn__map **map, uint32_t *map_id, uint32_t *cell_mm);
+
+/*
+ * Where a player (kind CAIRN_ENTITY_PLAYER) or a clue (CAIRN_ENTITY_CLUE) of hunt_id is
+ * now. Returns 0, -CAIRN_E_UNKNOWN_HUNT, -CAIRN_E_UNKNOWN_PLAYER or -CAIRN_E_UNKNOWN_CLUE
+ * (no entity of that kind has this id), or -CAIRN_E_WRONG_HUNT.
+ */
+int cairn__engine_entity_pos(struct cairn__engine *e, uint32_t hunt_id, uint32_t id, uint8_t kind,
+			     int32_t *x, int32_t *y);
+
+/*
+ * Publishes where map_id's first-move table is (a CAIRN_TABLE_* value) in its map_info
+ * in the grid region. Touches that one aligned word only (a release store), so any
+ * thread may call it while the apply thread runs. Unknown map ids are ignored.
+ */
+void cairn__engine_set_table_state(struct cairn__engine *e, uint32_t map_id, uint32_t state);
+
 /* The engine's counters (shared memory when the daemon gave them). */
 struct cairn_engine_counters *cairn__engine_counters(struct cairn__engine *e);
 

@@ -283,3 +283,11 @@ void cairn__hunt_list_del(struct cairn__engine *e, struct hunt *h, uint32_t slot
 	}
 	e->links[slot].hunt_prev = e->links[slot].hunt_next = 0;
 }
+
+void cairn__engine_set_table_state(struct cairn__engine *e, uint32_t map_id, uint32_t state)
+{
+	if (map_id < e->cfg.n_maps) {
+		/* Release: a reader that sees READY may rely on what the daemon logged before. */
+		cairn__store_release(&e->map_info[map_id].table_state, state);
+	}
+}

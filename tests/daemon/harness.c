@@ -437,6 +437,18 @@ void h_spawn_wrapped(struct h_daemon *d, const char *const *wrapper, const char 
 		argv[n++] = (char *)"--data-dir";
 		argv[n++] = d->data;
 	}
+	/*
+	 * No first-move tables unless the test asks: building one costs seconds of CPU at
+	 * every start, which a suite of hundreds of starts on two cores cannot spare.
+	 */
+	bool tables = false;
+	for (unsigned i = 0; extra && extra[i]; i++) {
+		tables |= strncmp(extra[i], "--table-max-cells", 17) == 0;
+	}
+	if (!tables) {
+		argv[n++] = (char *)"--table-max-cells";
+		argv[n++] = (char *)"0";
+	}
 	for (unsigned i = 0; extra && extra[i]; i++) {
 		if (n + 1 >= MAX_ARGS) {
 			T_FAILF("too many daemon arguments");

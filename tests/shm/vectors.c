@@ -911,6 +911,7 @@ static void check_c_struct(const struct doc *d)
 		XU("width", m.width);
 		XU("height", m.height);
 		XU("passable", m.passable);
+		XU("table_state", m.table_state);
 		XU("hash", m.hash);
 		XBYTES("name", m.name);
 	} else if (strcmp(s, "hunt_info") == 0) {
@@ -1198,6 +1199,86 @@ static void check_c_struct(const struct doc *d)
 		XI("error", p.error);
 		XU("backend", p.backend);
 		XU("durability", p.durability);
+	} else if (strcmp(s, "path_pair") == 0) {
+		struct cairn_path_pair p;
+		memcpy(&p, d->bin, sizeof(p));
+		XI("from_x", p.from_x);
+		XI("from_y", p.from_y);
+		XI("to_x", p.to_x);
+		XI("to_y", p.to_y);
+	} else if (strcmp(s, "path_batch") == 0) {
+		struct cairn_path_batch p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("hunt_id", p.hunt_id);
+		XU("count", p.count);
+		XU("in_offset", p.in_offset);
+		XU("out_offset", p.out_offset);
+		XU("out_capacity", p.out_capacity);
+		XU("method", p.method);
+	} else if (strcmp(s, "next_move_item") == 0) {
+		struct cairn_next_move_item p;
+		memcpy(&p, d->bin, sizeof(p));
+		XI("status", p.status);
+		XU("dir", p.dir);
+		XBYTES("_pad0", p._pad0);
+		XI("x", p.x);
+		XI("y", p.y);
+	} else if (strcmp(s, "distance_item") == 0) {
+		struct cairn_distance_item p;
+		memcpy(&p, d->bin, sizeof(p));
+		XI("status", p.status);
+		XU("straight", p.straight);
+		XU("diagonal", p.diagonal);
+		XU("length_mm", p.length_mm);
+		XBYTES("_reserved", p._reserved);
+	} else if (strcmp(s, "path_batch_reply") == 0) {
+		struct cairn_path_batch_reply p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("count", p.count);
+		XU("failed", p.failed);
+		XU("out_offset", p.out_offset);
+		XU("out_length", p.out_length);
+		XU("method", p.method);
+		XU("expansions", p.expansions);
+	} else if (strcmp(s, "path_point") == 0) {
+		struct cairn_path_point p;
+		memcpy(&p, d->bin, sizeof(p));
+		XI("x", p.x);
+		XI("y", p.y);
+	} else if (strcmp(s, "path") == 0) {
+		struct cairn_path p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("hunt_id", p.hunt_id);
+		XI("from_x", p.from_x);
+		XI("from_y", p.from_y);
+		XI("to_x", p.to_x);
+		XI("to_y", p.to_y);
+		XU("out_offset", p.out_offset);
+		XU("out_capacity", p.out_capacity);
+		XU("flags", p.flags);
+		XU("method", p.method);
+	} else if (strcmp(s, "path_to_clue") == 0) {
+		struct cairn_path_to_clue p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("hunt_id", p.hunt_id);
+		XU("player_id", p.player_id);
+		XU("clue_id", p.clue_id);
+		XU("out_offset", p.out_offset);
+		XU("out_capacity", p.out_capacity);
+		XU("flags", p.flags);
+		XU("method", p.method);
+	} else if (strcmp(s, "path_reply") == 0) {
+		struct cairn_path_reply p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("count", p.count);
+		XU("cells", p.cells);
+		XU("straight", p.straight);
+		XU("diagonal", p.diagonal);
+		XU("length_mm", p.length_mm);
+		XU("out_offset", p.out_offset);
+		XU("out_length", p.out_length);
+		XU("method", p.method);
+		XU("expansions", p.expansions);
 	} else {
 		vfail("%s: no C struct cross-check for struct %s: add one to vectors.c", d->path,
 		      s);

@@ -12,6 +12,7 @@
 #define BENCH_OK    0 /* measured (and, with --check, every target met) */
 #define BENCH_FAIL  1 /* a measurement failed or was wrong, or --check found a missed target */
 #define BENCH_USAGE 2 /* bad flags */
+#define BENCH_SKIP  77 /* the data it measures is not there (meson's skip status) */
 
 /* The subcommands: argv[0] is "cairn-bench <name>", the flags follow. */
 int bench_ring_main(int argc, char **argv);
@@ -19,6 +20,7 @@ int bench_rtt_main(int argc, char **argv);
 int bench_engine_main(int argc, char **argv);
 int bench_e2e_main(int argc, char **argv);
 int bench_wal_main(int argc, char **argv);
+int bench_solver_main(int argc, char **argv);
 
 /*
  * Parses the value of a numeric flag: a whole number, optionally with a k (thousand)

@@ -30,6 +30,8 @@ static const struct subcommand subcommands[] = {
 	 "MOVE through cairnd: round trip, batched throughput, the daemon's memory"},
 	{"wal", bench_wal_main,
 	 "durability: MOVE per --durability mode and backend, recovery, replay, snapshots"},
+	{"solver", bench_solver_main,
+	 "paths on the Moving AI maps: A*, jump point search, first-move tables"},
 };
 
 #define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))

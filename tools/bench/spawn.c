@@ -143,7 +143,7 @@ int cairnd_spawn(struct cairnd_proc *p, int cpu, const cpu_set_t *affinity, char
 		}
 		return -e;
 	}
-	char *argv[20] = {p->binary, "--socket", p->socket};
+	char *argv[24] = {p->binary, "--socket", p->socket};
 	unsigned argc = 3;
 	if (cpu >= 0) {
 		argv[argc++] = "--cpu";
@@ -159,6 +159,15 @@ int cairnd_spawn(struct cairnd_proc *p, int cpu, const cpu_set_t *affinity, char
 		snprintf(p->data, sizeof(p->data), "%s/data", p->dir);
 		argv[argc++] = "--data-dir";
 		argv[argc++] = p->data;
+	}
+	/* No first-move table building in the background of a measurement, unless asked. */
+	bool tables = false;
+	for (unsigned i = 0; i < p->n_extra_args && i < 8; i++) {
+		tables |= strncmp(p->extra_args[i], "--table-max-cells", 17) == 0;
+	}
+	if (!tables) {
+		argv[argc++] = "--table-max-cells";
+		argv[argc++] = "0";
 	}
 	for (unsigned i = 0; i < p->n_extra_args && i < 8; i++) {
 		argv[argc++] = (char *)p->extra_args[i];
