@@ -578,10 +578,13 @@ CAIRN_API int cairn_distances(cairn_client *c, uint32_t hunt_id,
 }
 
 /* PATH and PATH_TO_CLUE, once their payload is in m. */
-static int path_points(cairn_client *c, struct cairn_msg *m, size_t out_field, size_t cap_field,
-		       struct cairn_path_point *points, uint32_t cap, struct cairn_path_reply *info,
-		       int64_t timeout_ns)
+static int path_points(cairn_client *c, struct cairn_msg *m, unsigned flags, unsigned method,
+		       size_t out_field, size_t cap_field, struct cairn_path_point *points,
+		       uint32_t cap, struct cairn_path_reply *info, int64_t timeout_ns)
 {
+	if (!points || cap == 0 || method > CAIRN_METHOD_TABLE || (flags & ~CAIRN_PATH_WAYPOINTS)) {
+		return -EINVAL;
+	}
 	struct cairn_msg res;
 	uint64_t max = (uint64_t)cap * sizeof(points[0]);
 	int r = path_call(c, m, CAIRN_MSG_PATH_REPLY, NULL, 0, 0, out_field, cap_field,
@@ -613,9 +616,6 @@ CAIRN_API int cairn_path(cairn_client *c, uint32_t hunt_id, int32_t from_x, int3
 			 struct cairn_path_point *points, uint32_t cap,
 			 struct cairn_path_reply *info, int64_t timeout_ns)
 {
-	if (!points || cap == 0 || method > CAIRN_METHOD_TABLE || (flags & ~CAIRN_PATH_WAYPOINTS)) {
-		return -EINVAL;
-	}
 	struct cairn_path q;
 	memset(&q, 0, sizeof(q));
 	q.hunt_id = hunt_id;
@@ -628,7 +628,7 @@ CAIRN_API int cairn_path(cairn_client *c, uint32_t hunt_id, int32_t from_x, int3
 	struct cairn_msg m;
 	cairn_msg_init(&m, CAIRN_MSG_PATH, CAIRN_MSG_PATH_LEN_MIN);
 	memcpy(m.payload, &q, sizeof(q));
-	return path_points(c, &m, offsetof(struct cairn_path, out_offset),
+	return path_points(c, &m, flags, method, offsetof(struct cairn_path, out_offset),
 			   offsetof(struct cairn_path, out_capacity), points, cap, info,
 			   timeout_ns);
 }
@@ -638,9 +638,6 @@ CAIRN_API int cairn_path_to_clue(cairn_client *c, uint32_t hunt_id, uint32_t pla
 				 struct cairn_path_point *points, uint32_t cap,
 				 struct cairn_path_reply *info, int64_t timeout_ns)
 {
-	if (!points || cap == 0 || method > CAIRN_METHOD_TABLE || (flags & ~CAIRN_PATH_WAYPOINTS)) {
-		return -EINVAL;
-	}
 	struct cairn_path_to_clue q;
 	memset(&q, 0, sizeof(q));
 	q.hunt_id = hunt_id;
@@ -651,7 +648,7 @@ CAIRN_API int cairn_path_to_clue(cairn_client *c, uint32_t hunt_id, uint32_t pla
 	struct cairn_msg m;
 	cairn_msg_init(&m, CAIRN_MSG_PATH_TO_CLUE, CAIRN_MSG_PATH_TO_CLUE_LEN_MIN);
 	memcpy(m.payload, &q, sizeof(q));
-	return path_points(c, &m, offsetof(struct cairn_path_to_clue, out_offset),
+	return path_points(c, &m, flags, method, offsetof(struct cairn_path_to_clue, out_offset),
 			   offsetof(struct cairn_path_to_clue, out_capacity), points, cap, info,
 			   timeout_ns);
 }

@@ -7,7 +7,6 @@
  * of moved inside the heap; the worse copy is skipped when it comes out (the node is
  * closed by then).
  */
-#include <assert.h>
 #include <errno.h>
 
 #include "solver/internal.h"
@@ -75,23 +74,5 @@ int cairn__astar_search(const struct cairn__graph *g, struct cairn__scratch *s, 
 	if (stats) {
 		stats->expansions += expansions;
 	}
-	/*
-	 * The caller checked that the goal is in the start's component, so the search
-	 * reached it; not reaching it would be a bug here, answered with -EIO in a release
-	 * build rather than a walk through stale parents.
-	 */
-	if (st[to].stamp != closed) {
-		assert(!"the search did not reach a goal of the start's component");
-		return -EIO;
-	}
-	uint32_t len = 0;
-	for (uint32_t v = to;; v = st[v].parent) {
-		s->trail[len++] = v;
-		if (v == from) {
-			break;
-		}
-	}
-	res->len = len;
-	res->cost = (struct cairn__cost){st[to].straight, st[to].diagonal};
-	return 0;
+	return cairn__search_trail(s, closed, from, to, res);
 }

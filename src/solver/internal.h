@@ -113,6 +113,16 @@ struct cairn__search_result {
 };
 
 /*
+ * The end of a search whose nodes closed carry the stamp `closed`: the chain from `to`
+ * back to `from` into s->trail and *res. The caller checked that the goal is in the
+ * start's component, so the search reached it; not reaching it would be a bug in the
+ * search, answered with -EIO in a release build rather than a walk through stale
+ * parents. Returns 0 or -EIO.
+ */
+int cairn__search_trail(struct cairn__scratch *s, uint32_t closed, uint32_t from, uint32_t to,
+			struct cairn__search_result *res);
+
+/*
  * Searches from node `from` to node `to` (distinct, same component) and leaves the
  * chain in s->trail. Returns 0 or -ENOMEM.
  */

@@ -24,7 +24,6 @@
  * on that graph, so, as in A*, a node is closed the first time it comes out of the
  * open list.
  */
-#include <assert.h>
 #include <errno.h>
 
 #include "solver/internal.h"
@@ -286,23 +285,5 @@ int cairn__jps_search(const struct cairn__graph *g, struct cairn__scratch *s, ui
 	if (stats) {
 		stats->expansions += expansions;
 	}
-	/*
-	 * The caller checked that the goal is in the start's component, so the search
-	 * reached it; not reaching it would be a bug here, answered with -EIO in a release
-	 * build rather than a walk through stale parents.
-	 */
-	if (st[to].stamp != closed) {
-		assert(!"the search did not reach a goal of the start's component");
-		return -EIO;
-	}
-	uint32_t len = 0;
-	for (uint32_t v = to;; v = st[v].parent) {
-		s->trail[len++] = v;
-		if (v == from) {
-			break;
-		}
-	}
-	res->len = len;
-	res->cost = (struct cairn__cost){st[to].straight, st[to].diagonal};
-	return 0;
+	return cairn__search_trail(s, closed, from, to, res);
 }

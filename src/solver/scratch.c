@@ -6,6 +6,7 @@
  * stamp is of the current generation. The arrays are cleared only when the generation
  * counter would wrap, once in two billion searches.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,4 +127,24 @@ struct cairn__heap_entry cairn__heap_pop(struct cairn__scratch *s)
 		h[i] = last;
 	}
 	return top;
+}
+
+int cairn__search_trail(struct cairn__scratch *s, uint32_t closed, uint32_t from, uint32_t to,
+			struct cairn__search_result *res)
+{
+	const struct cairn__node_state *st = s->state;
+	if (st[to].stamp != closed) {
+		assert(!"the search did not reach a goal of the start's component");
+		return -EIO;
+	}
+	uint32_t len = 0;
+	for (uint32_t v = to;; v = st[v].parent) {
+		s->trail[len++] = v;
+		if (v == from) {
+			break;
+		}
+	}
+	res->len = len;
+	res->cost = (struct cairn__cost){st[to].straight, st[to].diagonal};
+	return 0;
 }
