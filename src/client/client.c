@@ -15,8 +15,11 @@
  * call that notices it reattaches on a new lane and resubmits what the old one never
  * answered (reconnect.c); the old lane stays mapped, its command ring sealed, so a
  * thread that still holds it fails to push there, finds the new lane and goes on.
- * What makes that safe for pushers is one extra step on the push: the command is
- * copied into the lane's private shadow at its ring position before it is published.
+ * What makes that safe is one extra step on the push: the command is copied into the
+ * lane's private shadow at its ring position before it is published. Path commands,
+ * whose results the daemon publishes out of order, also take a step on each side: the
+ * push adds them to the lane's list of unanswered path commands (l->paths), and the pop
+ * of their result removes them before the result slot is released.
  */
 #include <errno.h>
 #include <poll.h>
@@ -239,6 +242,8 @@ void cairn__lane_free(struct cairn__lane *l)
 		munmap(l->base, (size_t)l->size);
 	}
 	free(l->shadow);
+	free(l->paths.v);
+	pthread_mutex_destroy(&l->paths.lock);
 	free(l);
 }
 
@@ -255,6 +260,7 @@ int cairn__lane_attach(cairn_client *c, uint32_t resubmitting, uint64_t timeout_
 	if (!l) {
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&l->paths.lock, NULL);
 	l->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (l->sock < 0) {
 		r = -errno;
@@ -477,6 +483,64 @@ void cairn__lane_ring_daemon(struct cairn__lane *l)
 }
 
 /*
+ * Adds path command m, claimed at command-ring position pos of l, to l->paths. Called
+ * before the slot is published, so that the entry exists before its result can. When
+ * it cannot be kept, the lane is marked: its reconnect then gives up rather than guess.
+ */
+static void __attribute__((noinline))
+paths_hook(struct cairn__lane *l, uint64_t pos, const struct cairn_msg *m)
+{
+	struct cairn__paths *p = &l->paths;
+	pthread_mutex_lock(&p->lock);
+	p->pushed++;
+	if (p->n == p->cap) {
+		/* No more than a lane can have unanswered: the shadow's size. */
+		size_t cap = p->cap ? p->cap * 2 : 16;
+		if (cap > l->shadow_mask + 1) {
+			cap = (size_t)l->shadow_mask + 1;
+		}
+		struct cairn__path_entry *v = NULL;
+		if (cap > p->n) {
+			v = realloc(p->v, cap * sizeof(*v));
+		}
+		if (v) {
+			p->v = v;
+			p->cap = cap;
+		}
+	}
+	if (p->n < p->cap) {
+		p->v[p->n].pos = pos;
+		p->v[p->n].msg = *m;
+		p->n++;
+	} else {
+		p->lost = true;
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+void cairn__paths_unhook(struct cairn__lane *l, const struct cairn_msg *m)
+{
+	struct cairn__paths *p = &l->paths;
+	pthread_mutex_lock(&p->lock);
+	p->popped++;
+	size_t best = p->n;
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->v[i].msg.hdr.request_id == m->hdr.request_id &&
+		    (best == p->n || p->v[i].pos < p->v[best].pos)) {
+			best = i;
+		}
+	}
+	/*
+	 * No entry: a result for a command never pushed here, which no honest daemon
+	 * sends. The counts no longer match the entries, and the reconnect says so.
+	 */
+	if (best < p->n) {
+		p->v[best] = p->v[--p->n];
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+/*
  * Keeps the private copy of the command m claimed at command-ring position pos of l.
  * Written before the slot is published, so that the daemon cannot answer the command
  * (which would let a pusher a lap of the shadow later reuse this entry) before the
@@ -517,6 +581,9 @@ static inline bool lane_push(struct cairn__lane *l, const struct cairn_msg *m)
 		} else {
 			pos = cairn__load_relaxed(&r->hdr->head);
 		}
+	}
+	if (cairn__path_cmd(m)) {
+		paths_hook(l, pos, m);
 	}
 	shadow_put(l, pos, m);
 	memcpy(&s->msg, m, sizeof(*m));
@@ -559,6 +626,9 @@ unsigned cairn__lane_push_batch(struct cairn__lane *l, const struct cairn_msg *m
 	}
 	for (unsigned i = 0; i < k; i++) {
 		struct cairn_slot *s = &r->slots[(pos + i) & r->mask];
+		if (cairn__path_cmd(&m[i])) {
+			paths_hook(l, pos + i, &m[i]);
+		}
 		shadow_put(l, pos + i, &m[i]);
 		memcpy(&s->msg, &m[i], sizeof(m[i]));
 		/* Release publishes each message on its own; consumers take them in order. */
@@ -634,9 +704,96 @@ CAIRN_API int cairn_submit_batch(cairn_client *c, struct cairn_msg *cmds, unsign
 
 /* ---- receiving ---- */
 
+/*
+ * Pops one result from l: cairn__ring_try_pop with the path result unhooked from
+ * l->paths between the copy and the release, so that once every claimed slot has been
+ * released (which the reconnect waits for), every path result popped is accounted for.
+ */
+static inline bool lane_pop(struct cairn__lane *l, struct cairn_msg *m)
+{
+	struct cairn__ring *r = &l->res;
+	uint64_t pos = cairn__load_relaxed(&r->hdr->tail);
+	struct cairn_slot *s;
+	for (;;) {
+		s = &r->slots[pos & r->mask];
+		/* Acquire pairs with the daemon's release of seq = pos + 1 (the result). */
+		uint64_t seq = cairn__load_acquire(&s->seq);
+		int64_t dif = (int64_t)(seq - (pos + 1));
+		if (dif == 0) {
+			if (cairn__cas_relaxed(&r->hdr->tail, &pos, pos + 1)) {
+				break;
+			}
+		} else if (dif < 0) {
+			return false;
+		} else {
+			pos = cairn__load_relaxed(&r->hdr->tail);
+		}
+	}
+	memcpy(m, &s->msg, sizeof(*m));
+	if (cairn__path_result(m)) {
+		cairn__paths_unhook(l, m);
+	}
+	/*
+	 * Release orders our read of the result (and the unhook) before the daemon's next
+	 * write of the slot, and before the reconnect's acquire that sees the slot free.
+	 */
+	cairn__store_release(&s->seq, pos + r->mask + 1);
+	return true;
+}
+
+bool cairn__lane_pop(struct cairn__lane *l, struct cairn_msg *m)
+{
+	return lane_pop(l, m);
+}
+
+/*
+ * Pops up to n results from l with one claim, as cairn__ring_pop_batch, with lane_pop's
+ * unhook. Returns how many (0 when empty).
+ */
+static unsigned lane_pop_batch(struct cairn__lane *l, struct cairn_msg *m, unsigned n)
+{
+	struct cairn__ring *r = &l->res;
+	if (n == 0) {
+		return 0;
+	}
+	uint64_t pos = cairn__load_relaxed(&r->hdr->tail);
+	unsigned k;
+	for (;;) {
+		/* Acquire pairs with the daemon's release of each result. */
+		for (k = 0; k < n && k <= r->mask; k++) {
+			uint64_t seq = cairn__load_acquire(&r->slots[(pos + k) & r->mask].seq);
+			if (seq != pos + k + 1) {
+				break;
+			}
+		}
+		if (k == 0) {
+			uint64_t seq = cairn__load_acquire(&r->slots[pos & r->mask].seq);
+			if ((int64_t)(seq - (pos + 1)) < 0) {
+				return 0; /* empty */
+			}
+			pos = cairn__load_relaxed(&r->hdr->tail);
+			continue;
+		}
+		if (cairn__cas_relaxed(&r->hdr->tail, &pos, pos + k)) {
+			break;
+		}
+	}
+	for (unsigned i = 0; i < k; i++) {
+		struct cairn_slot *s = &r->slots[(pos + i) & r->mask];
+		memcpy(&m[i], &s->msg, sizeof(m[i]));
+		if (cairn__path_result(&m[i])) {
+			cairn__paths_unhook(l, &m[i]);
+		}
+		/* Release, as in lane_pop: the copy and the unhook before the slot is free. */
+		cairn__store_release(&s->seq, pos + i + r->mask + 1);
+	}
+	return k;
+}
+
 int cairn__route(cairn_client *c, const struct cairn_msg *m)
 {
 	int r = 0;
+	bool late = false;
 	pthread_mutex_lock(&c->lock);
 	if (m->hdr.request_id & CAIRN_CALL_ID_BIT) {
 		size_t i;
@@ -647,6 +804,7 @@ int cairn__route(cairn_client *c, const struct cairn_msg *m)
 		}
 		if (i < c->nabandoned) {
 			c->abandoned[i] = c->abandoned[--c->nabandoned];
+			late = true;
 		} else {
 			r = list_push(&c->mailbox, m);
 			/*
@@ -661,6 +819,10 @@ int cairn__route(cairn_client *c, const struct cairn_msg *m)
 		cairn__store_release(&c->pollq_count, c->pollq.n);
 	}
 	pthread_mutex_unlock(&c->lock);
+	if (late) {
+		/* Outside c->lock: the slices have their own, never taken with it held. */
+		cairn__slices_late(c, m->hdr.request_id);
+	}
 	/*
 	 * The owner may be asleep on the result doorbell: the hand-over is its wake-up. A
 	 * sleeper on an older lane checks the current one before it sleeps, and is woken
@@ -743,7 +905,7 @@ CAIRN_API int cairn_poll(cairn_client *c, struct cairn_msg *res)
 		}
 		struct cairn__lane *l = cairn__lane_now(c);
 		struct cairn_msg m;
-		while (cairn__ring_try_pop(&l->res, &m)) {
+		while (lane_pop(l, &m)) {
 			if (!(m.hdr.request_id & CAIRN_CALL_ID_BIT)) {
 				*res = m;
 				return 0;
@@ -773,7 +935,7 @@ CAIRN_API int cairn_poll_batch(cairn_client *c, struct cairn_msg *res, unsigned 
 		}
 		struct cairn__lane *l = cairn__lane_now(c);
 		while (k < n) {
-			unsigned got = cairn__ring_pop_batch(&l->res, &res[k], n - k);
+			unsigned got = lane_pop_batch(l, &res[k], n - k);
 			if (got == 0) {
 				break;
 			}
@@ -943,7 +1105,7 @@ CAIRN_API int cairn_call(cairn_client *c, struct cairn_msg *cmd, struct cairn_ms
 		 * so move results out of the way (to their owners) while we wait.
 		 */
 		struct cairn_msg m;
-		while (cairn__ring_try_pop(&l->res, &m)) {
+		while (lane_pop(l, &m)) {
 			r = cairn__route(c, &m);
 			if (r < 0) {
 				return r;
@@ -974,7 +1136,7 @@ CAIRN_API int cairn_call(cairn_client *c, struct cairn_msg *cmd, struct cairn_ms
 	for (;;) {
 		struct cairn__lane *l = cairn__lane_now(c);
 		struct cairn_msg m;
-		if (cairn__ring_try_pop(&l->res, &m)) {
+		if (lane_pop(l, &m)) {
 			if (m.hdr.request_id == id) {
 				*res = m;
 				return result_code(res);

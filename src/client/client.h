@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cairn/cairn.h"
 #include "shm/broadcast.h"
@@ -63,8 +64,74 @@ struct cairn__slices {
 	uint64_t ticket;      /* atomic: taken before each push that may fence a slice */
 	uint64_t fence[CAIRN_QUERY_SLICES_MAX]; /* quarantined slice i is freed by ticket >=
 						   fence[i] */
+	/*
+	 * A path command is answered when its search ends, not in command order, so no later
+	 * answer proves the daemon done with its slice: a quarantined path slice i waits for
+	 * the late result of request awaited[i] itself (fence[i] is then UINT64_MAX).
+	 */
+	uint64_t awaited[CAIRN_QUERY_SLICES_MAX];
 	pthread_mutex_t lock;
 };
+
+/*
+ * The path commands of a lane (NEXT_MOVE, DISTANCE, PATH, PATH_TO_CLUE) whose results
+ * have not been popped yet. The daemon runs them on solver threads and publishes their
+ * results in the order they finish, out of command order, so the reconnect cannot tell
+ * from ring positions alone which of them were answered (reconnect.c). Only path
+ * commands and their results touch this, so the other commands pay a type compare and
+ * nothing more.
+ *
+ * A pusher adds its command after claiming its ring position and before publishing the
+ * slot; a popper removes the entry of a path result after claiming the result slot and
+ * before releasing it. Entries are kept by position; a result names only its request
+ * id, which several commands may share (a cairn_submit caller chooses its ids), and then
+ * takes the entry of the lowest position.
+ */
+struct cairn__path_entry {
+	uint64_t pos; /* the command-ring position */
+	struct cairn_msg msg;
+};
+
+struct cairn__paths {
+	pthread_mutex_t lock; /* guards everything below */
+	struct cairn__path_entry *v;
+	size_t n, cap;   /* cap grows up to the shadow's size, which honest daemons never reach */
+	uint64_t pushed; /* path commands pushed on the lane */
+	uint64_t popped; /* path results popped from the lane */
+	bool lost;       /* an entry could not be kept (no memory, or more than cap) */
+};
+
+/* Whether command m is a path command, run on solver threads and answered out of order. */
+static inline bool cairn__path_cmd(const struct cairn_msg *m)
+{
+	_Static_assert(CAIRN_MSG_DISTANCE == CAIRN_MSG_NEXT_MOVE + 1 &&
+			       CAIRN_MSG_PATH == CAIRN_MSG_NEXT_MOVE + 2 &&
+			       CAIRN_MSG_PATH_TO_CLUE == CAIRN_MSG_NEXT_MOVE + 3,
+		       "the path commands are one range of types");
+	return (uint16_t)(m->hdr.type - CAIRN_MSG_NEXT_MOVE) <= 3;
+}
+
+/*
+ * Whether result m answers a path command: one of their replies, or an ERROR whose
+ * request_type is a path command (the daemon names the failed command's type there).
+ */
+static inline bool cairn__path_result(const struct cairn_msg *m)
+{
+	_Static_assert(CAIRN_MSG_DISTANCE_REPLY == CAIRN_MSG_NEXT_MOVE_REPLY + 1 &&
+			       CAIRN_MSG_PATH_REPLY == CAIRN_MSG_NEXT_MOVE_REPLY + 2,
+		       "the path replies are one range of types (PATH_TO_CLUE answers with "
+		       "PATH_REPLY)");
+	uint16_t t = m->hdr.type;
+	if ((uint16_t)(t - CAIRN_MSG_NEXT_MOVE_REPLY) <= 2) {
+		return true;
+	}
+	if (t != CAIRN_MSG_ERROR) {
+		return false;
+	}
+	uint16_t rt;
+	memcpy(&rt, m->payload + offsetof(struct cairn_error_info, request_type), sizeof(rt));
+	return (uint16_t)(rt - CAIRN_MSG_NEXT_MOVE) <= 3;
+}
 
 /*
  * One attachment to a daemon: a lane, the state segment that came with it, and what was
@@ -82,11 +149,15 @@ struct cairn__lane {
 	 * A private copy of every command pushed, by command-ring position: the pusher that
 	 * claimed position p writes shadow[p & shadow_mask] (seq = p + 1, release) before it
 	 * publishes the slot. shadow_mask + 1 >= cmd capacity + res capacity, which is the
-	 * most commands a lane can have unanswered, so an entry is overwritten only once its
-	 * command has been answered. The reconnect reads it to resubmit what was lost.
+	 * most commands a lane can have unanswered. An entry is overwritten a lap later,
+	 * which for the commands answered in order (all but path commands) happens only
+	 * once they are answered; a path command may still be unanswered when its entry is
+	 * overwritten, which is why those are also kept in paths, below. The reconnect reads
+	 * both to resubmit what was lost.
 	 */
 	struct cairn_slot *shadow;
 	uint64_t shadow_mask;
+	struct cairn__paths paths;
 
 	int sock;
 	void *base; /* the lane segment, read-write */
@@ -123,11 +194,12 @@ struct cairn__recovery {
 	struct cairn__lane *from;  /* the dead lane being replaced (sealed, drained), or NULL */
 	struct cairn_msg *pending; /* the commands to resubmit, in their original order */
 	size_t npending, pending_cap;
-	uint64_t deadline;    /* give up at this time */
-	uint64_t next_try;    /* the next attach attempt, not before */
-	uint64_t backoff_ns;  /* the wait after the next failed attempt */
-	uint64_t reconnects;  /* reattaches completed; atomic for readers */
-	uint64_t resubmitted; /* commands resubmitted; atomic for readers */
+	struct cairn__msg_list early; /* results of a new lane, routed once it is current */
+	uint64_t deadline;            /* give up at this time */
+	uint64_t next_try;            /* the next attach attempt, not before */
+	uint64_t backoff_ns;          /* the wait after the next failed attempt */
+	uint64_t reconnects;          /* reattaches completed; atomic for readers */
+	uint64_t resubmitted;         /* commands resubmitted; atomic for readers */
 };
 
 struct cairn_client {
@@ -216,6 +288,19 @@ int cairn__lane_dead_code(const struct cairn__lane *l);
  */
 unsigned cairn__lane_push_batch(struct cairn__lane *l, const struct cairn_msg *m, unsigned n);
 
+/*
+ * Pops one result from l into m, as cairn__ring_try_pop, and if it answers a path
+ * command removes that command from l->paths before the slot goes back to the daemon.
+ * Returns false when the ring is empty.
+ */
+bool cairn__lane_pop(struct cairn__lane *l, struct cairn_msg *m);
+
+/*
+ * Removes from l->paths the command that path result m answers, and counts it popped.
+ * Called by every pop of a path result from l, after the claim and before the release.
+ */
+void cairn__paths_unhook(struct cairn__lane *l, const struct cairn_msg *m);
+
 /* Wakes the daemon if its apply thread sleeps on l's command doorbell. */
 void cairn__lane_ring_daemon(struct cairn__lane *l);
 
@@ -224,6 +309,9 @@ void cairn__lane_ring_daemon(struct cairn__lane *l);
  * the poll queue) and wakes sleepers. Returns 0 or -ENOMEM (the result is then lost).
  */
 int cairn__route(cairn_client *c, const struct cairn_msg *m);
+
+/* game.c: a late result of an abandoned call arrived; frees the slice it held, if any. */
+void cairn__slices_late(cairn_client *c, uint64_t request_id);
 
 /* reconnect.c: set up and tear down c->rc. */
 void cairn__recovery_init(cairn_client *c);

@@ -90,6 +90,38 @@ static void slice_quarantine(cairn_client *c, unsigned i)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/*
+ * Keeps slice i busy after a path call gave up waiting: its answer comes when the search
+ * ends, perhaps after answers to commands pushed later, so only its own late result
+ * frees the slice (cairn__slices_late, from the routing of results).
+ */
+static void slice_quarantine_path(cairn_client *c, unsigned i, uint64_t request_id)
+{
+	struct cairn__slices *s = &c->slices;
+	pthread_mutex_lock(&s->lock);
+	s->fence[i] = UINT64_MAX;
+	s->awaited[i] = request_id;
+	__atomic_fetch_or(&s->quarantined, 1u << i, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void cairn__slices_late(cairn_client *c, uint64_t request_id)
+{
+	struct cairn__slices *s = &c->slices;
+	if (cairn__load_relaxed(&s->quarantined) == 0) {
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	for (unsigned i = 0; i < CAIRN_QUERY_SLICES_MAX; i++) {
+		if ((s->quarantined & (1u << i)) && s->fence[i] == UINT64_MAX &&
+		    s->awaited[i] == request_id) {
+			__atomic_fetch_and(&s->quarantined, ~(1u << i), __ATOMIC_RELAXED);
+			slice_put(c, i);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* Frees the quarantined slices that the answer to a command with this ticket proves done. */
 static void slices_release(cairn_client *c, uint64_t ticket)
 {
@@ -496,18 +528,33 @@ static int path_call(cairn_client *c, struct cairn_msg *m, uint16_t reply, const
 	uint32_t off = (uint32_t)slice_offset(c, (unsigned)i);
 	uint32_t cap =
 		out_max < CAIRN_QUERY_SLICE_SIZE ? (uint32_t)out_max : CAIRN_QUERY_SLICE_SIZE;
-	if (in_len) {
-		memcpy(cairn__lane_now(c)->blob + off, in, in_len);
-		memcpy(m->payload + in_field, &off, sizeof(off));
-	}
 	memcpy(m->payload + out_field, &off, sizeof(off));
 	memcpy(m->payload + cap_field, &cap, sizeof(cap));
-	memset(res, 0, sizeof(*res));
-	uint64_t ticket = take_ticket(c);
-	int r = cairn_call(c, m, res, timeout_ns);
-	if (res->hdr.request_id != m->hdr.request_id) {
-		slice_quarantine(c, (unsigned)i);
-		return r;
+	uint64_t ticket;
+	int r;
+	for (unsigned tries = 0;; tries++) {
+		struct cairn__lane *l = cairn__lane_now(c);
+		if (in_len) {
+			memcpy(l->blob + off, in, in_len);
+			memcpy(m->payload + in_field, &off, sizeof(off));
+		}
+		memset(res, 0, sizeof(*res));
+		m->hdr.request_id = 0;
+		ticket = take_ticket(c);
+		r = cairn_call(c, m, res, timeout_ns);
+		if (res->hdr.request_id != m->hdr.request_id) {
+			/* cairn_call assigned the request id, which its late result will carry. */
+			slice_quarantine_path(c, (unsigned)i, m->hdr.request_id);
+			return r;
+		}
+		/*
+		 * A reattach while the command was out may have copied the old arena before
+		 * the input was written into it, so the daemon that answered may not have
+		 * seen the input: ask again (a read, so asking twice changes nothing).
+		 */
+		if (!in_len || cairn__lane_now(c) == l || tries == 3) {
+			break;
+		}
 	}
 	if (r == 0) {
 		uint32_t a_off, a_len;

@@ -1,22 +1,38 @@
 /*
  * Reattaching to the daemon after it went away, and resubmitting what it never answered.
  *
- * The invariant everything here rests on: cairnd consumes one lane's commands in
- * command-ring order and publishes exactly one result per command, in the same order
- * (one apply thread; DESIGN.md, "One writer"). So in any lane the k-th result published
- * answers the k-th command pushed, and when a lane dies with R results published and its
- * command ring claimed up to position H, the commands at positions [R, H) are exactly
- * those without an answer. If a daemon ever answers some commands out of order (path
- * queries on solver threads, say), retire() is what changes: the unanswered commands
- * are then the shadow's entries in [oldest unanswered, H) whose request ids have no
- * result among those published, and the shadow, kept by position, still holds them.
+ * What everything here rests on: cairnd consumes one lane's commands in command-ring
+ * order and publishes exactly one result per command. Path commands (NEXT_MOVE,
+ * DISTANCE, PATH, PATH_TO_CLUE) run on solver threads, and their results come whenever
+ * they are done; the results of all other commands, the in-order ones, come in the
+ * order of their commands (one apply thread; DESIGN.md, "One writer"). So when a lane
+ * dies with R results published and its command ring claimed up to position H:
+ *  - the in-order commands answered are the first ones, as many as there are in-order
+ *    results among the R: R less the path results popped (every result published is
+ *    popped in the end, by the drain below if not before). The unanswered ones are the
+ *    last U = (in-order commands pushed) - (R - path results popped) below H;
+ *  - the path commands unanswered are those whose result was never popped. Positions
+ *    cannot tell them, so the lane keeps a list of them (l->paths, client.h): the push
+ *    adds a path command before it publishes the slot, the pop of its result removes it
+ *    before it releases the result slot.
+ * The shadow, kept by position, still holds the last U in-order commands. It has room
+ * for as many commands as a lane can have unanswered (command plus result ring), and
+ * once the daemon has taken an in-order command u without answering it, it publishes
+ * no result of a command taken after u before u's, so it takes at most a result ring's
+ * worth after u, and the pushers claim at most a command ring's worth beyond that: all
+ * of [u, H) is in the shadow's current lap. A path command may be far older than that
+ * (a long search while many other commands came and went), which is why its list entry
+ * keeps a copy of it.
  *
  * What the daemon promises about a command without a result: its result is published
  * only once the command is durable, so it was either never logged (and never counts),
  * or it is in the exactly-once table under (session, request id), and resubmitting it
  * gets the original result without a second application. Reads are simply run again.
- * Hence resubmitting [R, H) in order, with the original request ids, on a new lane of
- * the same session, gives every command exactly one result.
+ * Hence resubmitting the unanswered commands in ring order, with the original request
+ * ids, on a new lane of the same session, gives every command exactly one result. A path
+ * command is a read and is simply run again; but resubmitting one that had been
+ * answered would give it a second result, which is why the count of path results and
+ * the list must agree with everything popped before anything is resubmitted (step 3).
  *
  * How a dead lane L is retired while other threads still push and pop on it:
  *
@@ -29,16 +45,22 @@
  *  2. Drain L's result ring into the client's queues (cairn__route: the poll queue and
  *     the mailbox), where cairn_poll, cairn_wait and cairn_call find them as usual. R is
  *     the position of the first slot not published. Other threads may pop some at the
- *     same time; they deliver what they popped themselves.
- *  3. Wait until every pusher that claimed a position in [R, H) has written its shadow
- *     entry (written before its slot, with nothing to wait for in between, so this is
- *     brief), and copy those commands out, in order: the pending list.
+ *     same time; they deliver what they popped themselves. Every pop, the drain's too,
+ *     takes a path result's command off L's list.
+ *  3. Wait until every pusher that claimed one of the last command ring's worth of
+ *     positions below H has written its shadow entry (and for a path command its list
+ *     entry; both come before the slot, with nothing to wait for in between, so this
+ *     is brief: older positions were published, so written), and until every popper
+ *     that claimed a result slot below R has released it (and so unhooked its path
+ *     result, if it was one). Then copy out the path commands left on the list and the
+ *     last U in-order commands of the shadow, merged in ring order: the pending list.
  *  4. Attach a new lane N with the same session id; copy L's blob arena into N's (a
  *     resubmitted command finds its input where it left it, and an answer the daemon
  *     wrote into L's arena stays at its offset in the arena callers read from now on);
- *     push the pending list into N, taking N's results into the queues to make room.
- *  5. Publish N as the current lane (release) and ring L's result doorbell, so that a
- *     thread asleep on L wakes up and moves to N.
+ *     push the pending list into N, taking N's results out of its ring to make room.
+ *  5. Publish N as the current lane (release), then hand N's results to the queues (an
+ *     answer N's daemon wrote into N's arena is visible to callers only from now on),
+ *     and ring L's result doorbell, so that a thread asleep on L wakes up and moves to N.
  *
  * If N dies during step 4 it is retired the same way, and its unanswered commands go in
  * front of what was not pushed yet: the order holds over any number of restarts. Lanes
@@ -86,6 +108,7 @@ void cairn__recovery_fini(cairn_client *c)
 {
 	struct cairn__recovery *rc = &c->rc;
 	free(rc->pending);
+	free(rc->early.v);
 	pthread_cond_destroy(&rc->cond);
 	pthread_mutex_destroy(&rc->lock);
 }
@@ -104,13 +127,8 @@ static void idle_wait(struct cairn__idle *idle)
 	}
 }
 
-/* A growable list of commands, private to the thread that reattaches. */
-struct msgvec {
-	struct cairn_msg *v;
-	size_t n, cap;
-};
-
-static int msgvec_push(struct msgvec *l, const struct cairn_msg *m)
+/* Appends to a list private to the thread that reattaches (no lock). */
+static int msgvec_push(struct cairn__msg_list *l, const struct cairn_msg *m)
 {
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 256;
@@ -170,11 +188,14 @@ static uint64_t seal(struct cairn__lane *l, uint64_t *tomb, size_t *ntomb)
 
 /*
  * Step 2: takes every result l's daemon published into the client's queues and returns
- * how many it published in all (R), popped by us or by anyone before.
+ * how many it published in all (R), popped by us or by anyone before. When l is a new
+ * lane that died before it became the current one, its results wait in rc->early with
+ * those take_results kept, for the lane that gets a copy of l's arena.
  */
 static uint64_t drain(cairn_client *c, struct cairn__lane *l)
 {
 	struct cairn__ring *r = &l->res;
+	bool hold = l != cairn__lane_now(c);
 	uint64_t pos = cairn__load_relaxed(&r->hdr->tail);
 	for (;;) {
 		struct cairn_slot *s = &r->slots[pos & r->mask];
@@ -185,22 +206,27 @@ static uint64_t drain(cairn_client *c, struct cairn__lane *l)
 			if (cairn__cas_relaxed(&r->hdr->tail, &pos, pos + 1)) {
 				struct cairn_msg m;
 				memcpy(&m, &s->msg, sizeof(m));
-				/* Release, as any pop: our copy is done before the slot is reused.
-				 */
+				if (cairn__path_result(&m)) {
+					cairn__paths_unhook(l, &m);
+				}
+				/* Release, as any pop: copy and unhook before the slot is free. */
 				cairn__store_release(&s->seq, pos + r->mask + 1);
 				/*
 				 * Out of memory loses this one result, as it would in cairn_poll;
 				 * the count below still covers it, so its command is not sent
 				 * again.
 				 */
-				(void)cairn__route(c, &m);
+				if (!hold || msgvec_push(&c->rc.early, &m) < 0) {
+					(void)cairn__route(c, &m);
+				}
 				pos++;
 			}
 		} else if (dif < 0) {
 			/*
 			 * Not published, and the daemon is gone, so it never will be. Every
 			 * position below pos was claimed by a pop, which only takes published
-			 * slots, and the daemon publishes in order: pos is R.
+			 * slots, and the daemon fills its slots in ring order (whatever the
+			 * order of the commands they answer): pos is R.
 			 */
 			return pos;
 		} else {
@@ -210,26 +236,19 @@ static uint64_t drain(cairn_client *c, struct cairn__lane *l)
 }
 
 /*
- * Steps 1 to 3 for the dead lane l: appends to *out its commands that were never
- * answered, in order. Returns 0; -CAIRN_E_LAYOUT when its rings cannot be what an
- * honest daemon left (more results than commands, more commands unanswered than a lane
- * can hold); -ETIMEDOUT when a pusher had not finished its push by deadline; -ENOMEM.
+ * Step 3, for the pushers: waits until every position of l's command ring in
+ * [head - capacity, head) that is not a tombstone (tomb, ntomb: increasing) has its
+ * shadow entry written, and with it, for a path command, its list entry. Positions below
+ * that were published, since a later lap claimed their slots, so they were written.
+ * Returns 0, -CAIRN_E_LAYOUT (an entry of a later lap, which no honest daemon allows),
+ * or -ETIMEDOUT when a pusher had not finished by deadline.
  */
-static int retire(cairn_client *c, struct cairn__lane *l, uint64_t deadline, struct msgvec *out)
+static int wait_pushers(struct cairn__lane *l, uint64_t head, const uint64_t *tomb, size_t ntomb,
+			uint64_t deadline)
 {
-	uint64_t *tomb = malloc((size_t)(l->cmd.mask + 1) * sizeof(*tomb));
-	if (!tomb) {
-		return -ENOMEM;
-	}
-	size_t ntomb, t = 0;
-	int r = 0;
-	uint64_t head = seal(l, tomb, &ntomb);
-	uint64_t answered = drain(c, l);
-	if (head == UINT64_MAX || answered > head || head - answered > l->shadow_mask + 1) {
-		r = -CAIRN_E_LAYOUT;
-		goto out;
-	}
-	for (uint64_t p = answered; p < head; p++) {
+	uint64_t cap = l->cmd.mask + 1;
+	size_t t = 0;
+	for (uint64_t p = head > cap ? head - cap : 0; p < head; p++) {
 		while (t < ntomb && tomb[t] < p) {
 			t++;
 		}
@@ -240,30 +259,198 @@ static int retire(cairn_client *c, struct cairn__lane *l, uint64_t deadline, str
 		struct cairn__idle idle;
 		cairn__idle_init(&idle, RETIRE_SPIN_NS, RETIRE_YIELD_NS);
 		for (;;) {
-			/* Acquire pairs with the pusher's release in shadow_put: the copy is whole.
+			/*
+			 * Acquire pairs with the pusher's release in shadow_put: the copy is whole,
+			 * and its list entry, added before, is in l->paths.
 			 */
 			uint64_t seq = cairn__load_acquire(&sh->seq);
 			if (seq == p + 1) {
 				break;
 			}
 			if ((int64_t)(seq - (p + 1)) > 0) {
-				/* Reused by a later lap: only if the daemon answered out of turn.
-				 */
-				r = -CAIRN_E_LAYOUT;
-				goto out;
+				return -CAIRN_E_LAYOUT;
 			}
 			if (cairn__now_ns() >= deadline) {
-				r = -ETIMEDOUT;
-				goto out;
+				return -ETIMEDOUT;
 			}
 			idle_wait(&idle);
 		}
-		r = msgvec_push(out, &sh->msg);
-		if (r < 0) {
+	}
+	return 0;
+}
+
+/*
+ * Step 3, for the poppers: waits until every slot of l's result ring below answered (R)
+ * that some thread claimed has been released, so that a path result among them is off
+ * l's list and counted. Only the last ring's worth can still be held: the daemon
+ * published the others' next lap only once they were free. Returns 0 or -ETIMEDOUT.
+ */
+static int wait_poppers(struct cairn__lane *l, uint64_t answered, uint64_t deadline)
+{
+	uint64_t cap = l->res.mask + 1;
+	for (uint64_t p = answered > cap ? answered - cap : 0; p < answered; p++) {
+		const struct cairn_slot *s = &l->res.slots[p & l->res.mask];
+		struct cairn__idle idle;
+		cairn__idle_init(&idle, RETIRE_SPIN_NS, RETIRE_YIELD_NS);
+		/*
+		 * Every position below R was claimed (the drain saw to it), so seq == p + 1
+		 * means claimed and not released yet. Acquire pairs with the popper's release:
+		 * its unhook is done, and l->paths' lock shows it to us.
+		 */
+		while (cairn__load_acquire(&s->seq) == p + 1) {
+			if (cairn__now_ns() >= deadline) {
+				return -ETIMEDOUT;
+			}
+			idle_wait(&idle);
+		}
+	}
+	return 0;
+}
+
+static int by_pos(const void *a, const void *b)
+{
+	const struct cairn__path_entry *x = a, *y = b;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/*
+ * Step 3, the counting: copies out l's path commands without a result, in ring order,
+ * into *paths (*npaths; the caller frees it), and computes how many of l's in-order
+ * commands were not answered: *unanswered. Returns 0, -ENOMEM, or -CAIRN_E_LAYOUT when
+ * the counts cannot come from an honest daemon (more results than commands, a path
+ * result without its command).
+ */
+static int count_unanswered(struct cairn__lane *l, uint64_t head, size_t ntomb, uint64_t answered,
+			    struct cairn__path_entry **paths, size_t *npaths, uint64_t *unanswered)
+{
+	struct cairn__paths *pl = &l->paths;
+	int r = 0;
+	*paths = NULL;
+	*npaths = 0;
+	pthread_mutex_lock(&pl->lock);
+	uint64_t pushed = pl->pushed, popped = pl->popped;
+	size_t n = pl->n;
+	bool lost = pl->lost;
+	struct cairn__path_entry *v = NULL;
+	if (n) {
+		v = malloc(n * sizeof(*v));
+		if (v) {
+			memcpy(v, pl->v, n * sizeof(*v));
+		}
+	}
+	pthread_mutex_unlock(&pl->lock);
+	if (n && !v) {
+		return -ENOMEM;
+	}
+	/* A path command that could not be listed: which results it had is unknown. */
+	if (lost) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	uint64_t commands = head - ntomb;
+	if (answered > commands || pushed > commands || popped > answered || popped > pushed ||
+	    pushed - popped != n) {
+		r = -CAIRN_E_LAYOUT;
+		goto fail;
+	}
+	uint64_t in_order = commands - pushed, in_order_answered = answered - popped;
+	if (in_order_answered > in_order || in_order - in_order_answered > l->shadow_mask + 1) {
+		r = -CAIRN_E_LAYOUT;
+		goto fail;
+	}
+	qsort(v, n, sizeof(*v), by_pos);
+	*paths = v;
+	*npaths = n;
+	*unanswered = in_order - in_order_answered;
+	return 0;
+fail:
+	free(v);
+	return r;
+}
+
+/*
+ * Steps 1 to 3 for the dead lane l: appends to *out its commands that were never
+ * answered, in ring order. Returns 0; -CAIRN_E_LAYOUT when its rings cannot be what an
+ * honest daemon left (more results than commands, more commands unanswered than a lane
+ * can hold, a path result no command asked for); -ETIMEDOUT when a pusher or a popper
+ * had not finished by deadline; -ENOMEM.
+ */
+static int retire(cairn_client *c, struct cairn__lane *l, uint64_t deadline,
+		  struct cairn__msg_list *out)
+{
+	uint64_t *tomb = malloc((size_t)(l->cmd.mask + 1) * sizeof(*tomb));
+	uint64_t *last = NULL;
+	struct cairn__path_entry *paths = NULL;
+	if (!tomb) {
+		return -ENOMEM;
+	}
+	size_t ntomb, npaths = 0;
+	uint64_t unanswered = 0;
+	int r = 0;
+	uint64_t head = seal(l, tomb, &ntomb);
+	uint64_t answered = drain(c, l);
+	if (head == UINT64_MAX) {
+		r = -CAIRN_E_LAYOUT;
+		goto out;
+	}
+	r = wait_pushers(l, head, tomb, ntomb, deadline);
+	if (r == 0) {
+		r = wait_poppers(l, answered, deadline);
+	}
+	if (r == 0) {
+		r = count_unanswered(l, head, ntomb, answered, &paths, &npaths, &unanswered);
+	}
+	if (r < 0) {
+		goto out;
+	}
+
+	/*
+	 * The last `unanswered` in-order commands below head, newest first: all within the
+	 * shadow's current lap (see the top of this file), else the daemon answered an
+	 * in-order command out of turn.
+	 */
+	last = malloc((size_t)(unanswered ? unanswered : 1) * sizeof(*last));
+	if (!last) {
+		r = -ENOMEM;
+		goto out;
+	}
+	uint64_t lap = l->shadow_mask + 1, lo = head > lap ? head - lap : 0, k = 0;
+	size_t t = ntomb;
+	for (uint64_t p = head; k < unanswered; p--) {
+		if (p == lo) {
+			r = -CAIRN_E_LAYOUT;
 			goto out;
+		}
+		while (t > 0 && tomb[t - 1] > p - 1) {
+			t--;
+		}
+		if (t > 0 && tomb[t - 1] == p - 1) {
+			continue;
+		}
+		const struct cairn_slot *sh = &l->shadow[(p - 1) & l->shadow_mask];
+		/* Acquire pairs with shadow_put's release; wait_pushers saw the newest ones. */
+		if (cairn__load_acquire(&sh->seq) != p) {
+			r = -CAIRN_E_LAYOUT;
+			goto out;
+		}
+		if (!cairn__path_cmd(&sh->msg)) {
+			last[k++] = p - 1;
+		}
+	}
+
+	/* Both lists merged by position: the order the commands were first pushed in. */
+	size_t i = 0;
+	while (r == 0 && (i < npaths || k > 0)) {
+		if (i < npaths && (k == 0 || paths[i].pos < last[k - 1])) {
+			r = msgvec_push(out, &paths[i++].msg);
+		} else {
+			k--;
+			r = msgvec_push(out, &l->shadow[last[k] & l->shadow_mask].msg);
 		}
 	}
 out:
+	free(last);
+	free(paths);
 	free(tomb);
 	return r;
 }
@@ -275,7 +462,7 @@ out:
 static int requeue(cairn_client *c, struct cairn__lane *l, size_t sent)
 {
 	struct cairn__recovery *rc = &c->rc;
-	struct msgvec v = {0};
+	struct cairn__msg_list v = {0};
 	int r = retire(c, l, rc->deadline, &v);
 	for (size_t i = sent; r == 0 && i < rc->npending; i++) {
 		r = msgvec_push(&v, &rc->pending[i]);
@@ -293,14 +480,31 @@ static int requeue(cairn_client *c, struct cairn__lane *l, size_t sent)
 
 /* ---- attaching again (steps 4 and 5) ---- */
 
-/* Takes every result n has published so far into the queues, making room in its ring. */
+/*
+ * Takes every result n has published so far, making room in its ring, and keeps them in
+ * rc->early until n is the current lane: an answer the daemon wrote into n's arena is
+ * where callers look (cairn_blob, the query calls) only from then on.
+ */
 static void take_results(cairn_client *c, struct cairn__lane *n)
 {
 	struct cairn_msg m;
-	/* Nobody else knows n yet: these pops never race, but they are the ring's own. */
-	while (cairn__ring_try_pop(&n->res, &m)) {
-		(void)cairn__route(c, &m);
+	/* Nobody else knows n yet: these pops never race, but they unhook path results. */
+	while (cairn__lane_pop(n, &m)) {
+		if (msgvec_push(&c->rc.early, &m) < 0) {
+			/* No memory to keep it: delivered at once. */
+			(void)cairn__route(c, &m);
+		}
 	}
+}
+
+/* Hands the results kept back by take_results to their callers. */
+static void route_early(cairn_client *c)
+{
+	struct cairn__msg_list *e = &c->rc.early;
+	for (size_t i = 0; i < e->n; i++) {
+		(void)cairn__route(c, &e->v[i]);
+	}
+	e->n = 0;
 }
 
 /*
@@ -333,6 +537,8 @@ static int give_up(cairn_client *c, int code)
 {
 	struct cairn__recovery *rc = &c->rc;
 	rc->npending = 0;
+	/* Whatever a new lane answered still goes to its caller. */
+	route_early(c);
 	/*
 	 * Relaxed: dead only ever goes from 0 to a code, and a thread that reads it late has
 	 * nothing of ours to see: it finds the sealed lane full or empty and looks again.
@@ -417,6 +623,7 @@ static int attempt(cairn_client *c)
 	 * (its mappings, shadow, grid view, arena copy) and recovering back at 0.
 	 */
 	cairn__store_release(&c->lane, n);
+	route_early(c);
 	/*
 	 * Threads asleep on the old lane's result doorbell check the current lane before
 	 * they sleep (Dekker, as for results): this wakes those that saw the old one.

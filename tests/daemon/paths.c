@@ -708,6 +708,33 @@ int main(int argc, char **argv)
 	     "request id",
 	     NPATH, paths_before_move, (double)move_ns / 1e6, (double)last_ns / 1e6);
 
+	/*
+	 * (c) Path calls that give up keep their arena slices until their own late results
+	 * come: answers to later commands prove nothing about a search still running.
+	 */
+	struct cairn_path_pair farp = {mm(1), mm(1), mm(399), mm(399)};
+	struct cairn_distance_item fd;
+	for (int i = 0; i < CAIRN_QUERY_SLICES_MAX; i++) {
+		ASSERT_EQ(cairn_distances(c, mh, &farp, 1, CAIRN_METHOD_ASTAR, &fd, &info, 1000),
+			  -ETIMEDOUT);
+	}
+	ASSERT_EQ(cairn_distances(c, mh, &farp, 1, CAIRN_METHOD_JPS, &fd, &info, 10 * SEC), -EBUSY);
+	t0 = h_now_ns();
+	int rc;
+	while ((rc = cairn_distances(c, mh, &farp, 1, CAIRN_METHOD_JPS, &fd, &info, 10 * SEC)) ==
+	       -EBUSY) {
+		ASSERT_OK(cairn_ping(c, 10 * SEC)); /* takes the late results off the ring */
+		if (h_now_ns() - t0 > 60 * SEC) {
+			T_FAILF("(c) the slices of timed-out path calls were never freed");
+		}
+		h_sleep_us(5000);
+	}
+	ASSERT_OK(rc);
+	ASSERT_TRUE(fd.status == 0 && fd.straight + fd.diagonal >= 398);
+	h_ok("(c) %d A* calls timed out: every slice stayed busy (EBUSY) until their late "
+	     "answers came, %.0f ms later; then the next call was answered",
+	     CAIRN_QUERY_SLICES_MAX, (double)(h_now_ns() - t0) / 1e6);
+
 	/* (d) A restart: correct answers while the table is rebuilt, then the table again. */
 	cairn_close(c);
 	h_signal(d, SIGKILL);
