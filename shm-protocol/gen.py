@@ -10,6 +10,8 @@ Standard library only: the build runs this on any machine with Python 3.
   gen.py SCHEMA --js OUT             JavaScript constants (CommonJS)
   gen.py SCHEMA --encode-vectors DIR write DIR/NAME.bin from every DIR/NAME.json
   gen.py SCHEMA --check-vectors DIR  exit 1 unless every .bin equals its .json encoded
+  gen.py SCHEMA --check-bindings DIR exit 1 unless the constants committed in the bindings
+                                     of the source tree DIR are what this writes
 
 Every layout rule is checked here, before any language sees the schema: fields are
 naturally aligned, offsets are contiguous, explicit padding fills every gap, and the
@@ -448,6 +450,7 @@ def main():
     ap.add_argument("--js")
     ap.add_argument("--encode-vectors", metavar="DIR")
     ap.add_argument("--check-vectors", metavar="DIR")
+    ap.add_argument("--check-bindings", metavar="DIR")
     a = ap.parse_args()
     try:
         s = Schema(a.schema)
@@ -477,6 +480,26 @@ def main():
                     bad += 1
             print("%d passed, %d failed" % (len(files) - bad, bad))
             if not files or bad:
+                return 1
+        if a.check_bindings:
+            bad = 0
+            for rel, fn, flag in (("bindings/go/protocol_gen.go", go_file, "--go"),
+                                  ("bindings/python/cairn/_protocol.py", py_file, "--python"),
+                                  ("bindings/node/lib/protocol.js", js_file, "--js")):
+                path = os.path.join(a.check_bindings, rel)
+                try:
+                    with open(path, encoding="utf-8") as f:
+                        same = f.read() == fn(s)
+                except FileNotFoundError:
+                    same = False
+                if same:
+                    print("ok %s" % rel)
+                else:
+                    print("FAIL %s is missing or stale: regenerate it with "
+                          "python3 shm-protocol/gen.py shm-protocol/schema.json %s %s"
+                          % (rel, flag, rel))
+                    bad += 1
+            if bad:
                 return 1
     except (SchemaError, KeyError, ValueError) as e:
         print("%s: %s" % (a.schema, e), file=sys.stderr)

@@ -358,7 +358,10 @@ static int count_unanswered(struct cairn__lane *l, uint64_t head, size_t ntomb, 
 		r = -CAIRN_E_LAYOUT;
 		goto fail;
 	}
-	qsort(v, n, sizeof(*v), by_pos);
+	if (n) {
+		qsort(v, n, sizeof(*v),
+		      by_pos); /* v is NULL when n is 0, which qsort must not see */
+	}
 	*paths = v;
 	*npaths = n;
 	*unanswered = in_order - in_order_answered;

@@ -32,6 +32,8 @@ static const struct subcommand subcommands[] = {
 	 "durability: MOVE per --durability mode and backend, recovery, replay, snapshots"},
 	{"solver", bench_solver_main,
 	 "paths on the Moving AI maps: A*, jump point search, first-move tables"},
+	{"bindings", bench_bindings_main,
+	 "PING and MOVE round trips through the Go, Python and Node bindings, against sockets"},
 };
 
 #define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))
@@ -44,7 +46,7 @@ static void usage(FILE *f)
 		   "\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < NSUB; i++) {
-		fprintf(f, "  %-6s %s\n", subcommands[i].name, subcommands[i].summary);
+		fprintf(f, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
 	}
 	fprintf(f, "\n"
 		   "Every command takes --help, --quick (a shorter run), --json (one JSON object\n"
