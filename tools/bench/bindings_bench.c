@@ -10,7 +10,8 @@
  * bench program pinned to the other CPU:
  *
  *   bindings/go:     go run ./cmd/cairn-bench-go
- *   bindings/python: python3 bench/cairn_bench_py.py   (the module pip-installed)
+ *   bindings/python: $CAIRN_PYTHON bindings/python/bench/cairn_bench_py.py, from the
+ *                    source root ($CAIRN_PYTHON: an interpreter with the module installed)
  *   bindings/node:   node bench/cairn-bench-node.js     (the addon built)
  *
  * each with --socket, --echo, --hunt, --player, --samples and --warmup. Each prints one
@@ -62,8 +63,13 @@ struct lang {
 static const struct lang langs[] = {
 	{"go", "Go", "bindings/go", "go run ./cmd/cairn-bench-go", "go version", "net.UnixConn",
 	 600},
-	{"python", "Python", "bindings/python", "python3 bench/cairn_bench_py.py",
-	 "python3 -c 'import cairn'", "socket", 3000},
+	/*
+	 * From the source root, not bindings/python, whose cairn/ folder (without the
+	 * compiled module) would shadow the installed package; $CAIRN_PYTHON names the
+	 * interpreter that has it installed (tools/cairn bench uses its virtual environment).
+	 */
+	{"python", "Python", ".", "${CAIRN_PYTHON:-python3} bindings/python/bench/cairn_bench_py.py",
+	 "${CAIRN_PYTHON:-python3} -c 'import cairn._cairn'", "socket", 3000},
 	{"node", "Node", "bindings/node", "node bench/cairn-bench-node.js",
 	 "node -e \"require('./')\"", "net", 2000},
 };
@@ -91,7 +97,7 @@ static void usage(FILE *f)
 		"from)\n"
 		"  --only LIST        comma-separated subset of go,python,node\n"
 		"  --go CMD           run CMD in bindings/go instead of '%s'\n"
-		"  --python CMD       ... in bindings/python instead of '%s'\n"
+		"  --python CMD       ... in the source root instead of '%s'\n"
 		"  --node CMD         ... in bindings/node instead of '%s'\n"
 		"  --samples N        timed round trips of each kind (default 200k; --quick 20k)\n"
 		"  --warmup N         untimed ones first (default 20k; --quick 2k)\n"
@@ -390,11 +396,21 @@ static bool summary_of(const char *line, const char *obj, struct latency_summary
 				      .p99 = (uint64_t)p99,
 				      .p999 = (uint64_t)p999,
 				      .mean = mean};
-	double mx;
-	if (json_num(line, obj, "max", &mx)) {
-		s->max = (uint64_t)mx;
-	}
 	return true;
+}
+
+/* A row of a language's figures: those of cairn-bench's other rows, less the maximum. */
+static struct report_row *row_of(struct report *r, unsigned table, const char *name,
+				 const struct latency_summary *s)
+{
+	struct report_row *row = report_row(r, table, name);
+	report_field(row, "samples", "samples", REPORT_COUNT, (double)s->n);
+	report_field(row, "p50_ns", "p50", REPORT_NS, (double)s->p50);
+	report_field(row, "p90_ns", "p90", REPORT_NS, (double)s->p90);
+	report_field(row, "p99_ns", "p99", REPORT_NS, (double)s->p99);
+	report_field(row, "p999_ns", "p99.9", REPORT_NS, (double)s->p999);
+	report_field(row, "mean_ns", "mean", REPORT_NS, s->mean);
+	return row;
 }
 
 /* The last line of out that starts with '{'. */
@@ -530,16 +546,16 @@ int bench_bindings_main(int argc, char **argv)
 		}
 		char name[96];
 		snprintf(name, sizeof(name), "%s: cairn PING", L->name);
-		report_latency_row(&rep, table, name, &ping);
+		row_of(&rep, table, name, &ping);
 		snprintf(name, sizeof(name), "%s: cairn MOVE", L->name);
-		report_latency_row(&rep, table, name, &move);
+		row_of(&rep, table, name, &move);
 		struct latency_summary as;
 		if (summary_of(line, "ping_async", &as)) {
 			snprintf(name, sizeof(name), "%s: cairn PING, Promise", L->name);
-			report_latency_row(&rep, table, name, &as);
+			row_of(&rep, table, name, &as);
 		}
 		snprintf(name, sizeof(name), "%s: %s echo (baseline)", L->name, L->socket_api);
-		struct report_row *row = report_latency_row(&rep, table, name, &sock);
+		struct report_row *row = row_of(&rep, table, name, &sock);
 		double x = ping.p50 ? (double)sock.p50 / (double)ping.p50 : NAN;
 		report_field(row, "ratio", "socket / PING", REPORT_RATIO, x);
 		char what[64];
