@@ -296,7 +296,18 @@ def lang_items(s):
         for (n, off, es, c, k) in s.flat_fields(name):
             key = re.sub(r"[^A-Za-z0-9]+", "_", n).strip("_").upper()
             items.append(("const", "%s_OFF_%s" % (name.upper(), key), off, ""))
-    return items
+    # A struct's size may coincide with a named constant (SLOT_SIZE, MSG_SIZE): each name
+    # is declared once (Go refuses a second declaration), and one name with two values
+    # is an error in the schema.
+    seen, out = {}, []
+    for it in items:
+        if it[1] in seen:
+            if seen[it[1]] != it[2]:
+                raise SchemaError("constant %s is both %d and %d" % (it[1], seen[it[1]], it[2]))
+            continue
+        seen[it[1]] = it[2]
+        out.append(it)
+    return out
 
 
 def struct_tables(s):

@@ -51,9 +51,6 @@ static void usage(FILE *f)
 		"  --shards N             seqlock shards per hunt (default 64)\n"
 		"  --event-capacity N     slots of the event broadcast ring, a power of two\n"
 		"                         (default 65536)\n"
-		"  --grid-heap-mb N       MiB of the state segment for the hunts' grids (default\n"
-		"                         512; a 128x96 map takes 16 KiB per hunt, 512x512 512 "
-		"KiB)\n"
 		"\n");
 	/* Two strings: one would pass the 4095 bytes C99 compilers must support. */
 	fprintf(f,

@@ -1,0 +1,5 @@
+//go:build race
+
+package cairn
+
+const raceEnabled = true

@@ -1,0 +1,5 @@
+package cairn
+
+import "unsafe"
+
+func unsafePointer(m *Msg) unsafe.Pointer { return unsafe.Pointer(m) }
