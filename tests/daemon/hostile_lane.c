@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "protocol_desc.h"
 
 #define SEC (1000 * 1000 * 1000ll)
 
@@ -302,6 +303,17 @@ static bool is_command(uint16_t t)
 	return t == CAIRN_MSG_PING || t == CAIRN_MSG_ECHO || t == CAIRN_MSG_ECHO_BLOB;
 }
 
+/* Whether t is a command the schema defines (whoever serves it). */
+static bool schema_command(uint16_t t)
+{
+	for (unsigned i = 0; i < CAIRN__PROTO_NMSGS; i++) {
+		if (cairn__proto_msgs[i].type == t && !(t & CAIRN_REPLY_BIT)) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static bool fits(uint64_t off, uint64_t len, uint64_t size)
 {
 	return off <= size && len <= size - off;
@@ -373,11 +385,11 @@ static void garbage(struct cairn_msg *m, uint64_t blob_size)
 		m->hdr.type = types[h_rng_below(&rng, sizeof(types) / sizeof(types[0]))];
 	}
 	/*
-	 * Noise that lands on a game or operator command (HUNT_CREATE .. WAL_STATUS) is
-	 * moved off it: the engine and the store check those with codes of their own, and
-	 * the model above covers the transport's commands only.
+	 * Noise that lands on any other command of the schema (the game's, the operator's,
+	 * the solver's) is moved off it: the engine, the store and the solver check those
+	 * with codes of their own, and the model above covers the transport's commands only.
 	 */
-	if (m->hdr.type >= CAIRN_MSG_HUNT_CREATE && m->hdr.type <= CAIRN_MSG_WAL_STATUS) {
+	if (!is_command(m->hdr.type) && schema_command(m->hdr.type)) {
 		m->hdr.type = 0x7fff;
 	}
 	if (h_rng_below(&rng, 2)) {
