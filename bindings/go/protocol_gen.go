@@ -6,7 +6,7 @@ package cairn
 const ProtoMajor = 1
 
 // ProtoMinor Protocol minor version.
-const ProtoMinor = 3
+const ProtoMinor = 4
 
 // StateMagic "CAIRNST\0" read as a little-endian u64: the first 8 bytes of a state segment.
 const StateMagic = 0x54534E52494143
@@ -76,6 +76,9 @@ const MaxQueryItems = 1024
 
 // MaxPathBatch Most start and goal pairs one NEXT_MOVE or DISTANCE command may carry.
 const MaxPathBatch = 64
+
+// HistBuckets Buckets of every latency histogram in the metrics: bucket 0 counts values below 2 ns, bucket i (1..38) values in [2^i, 2^(i+1)) ns, bucket 39 everything from 2^39 ns (9 minutes) up.
+const HistBuckets = 40
 
 // IdSlotBits Hunt, player and clue ids hold a slot index in their low ID_SLOT_BITS bits and a generation above; 0 is never an id.
 const IdSlotBits = 24
@@ -180,6 +183,9 @@ const TableReady = 2
 
 // TableFailed The build failed (out of memory); queries are answered by search.
 const TableFailed = 3
+
+// MetricsOn The daemon keeps the metrics (cairnd --metrics on, the default); without it only this header is written.
+const MetricsOn = 1
 
 // EventHuntCreated hunt_id was created; value holds its map id.
 const EventHuntCreated = 1
@@ -557,7 +563,9 @@ const StateHeaderOffEventsOffset = 96
 const StateHeaderOffEventsSize = 104
 const StateHeaderOffEngineCountersOffset = 112
 const StateHeaderOffEngineCountersSize = 120
-const StateHeaderOffReserved = 128
+const StateHeaderOffMetricsOffset = 128
+const StateHeaderOffMetricsSize = 136
+const StateHeaderOffReserved = 144
 const DaemonCountersSize = 128
 const DaemonCountersOffLanesAttached = 0
 const DaemonCountersOffLanesActive = 8
@@ -1027,6 +1035,68 @@ const PathReplyOffOutLength = 24
 const PathReplyOffMethod = 28
 const PathReplyOffExpansions = 32
 const PathReplyOffReserved = 36
+const MetricsHeaderSize = 128
+const MetricsHeaderOffFlags = 0
+const MetricsHeaderOffHistBuckets = 4
+const MetricsHeaderOffStartNs = 8
+const MetricsHeaderOffDaemonOffset = 16
+const MetricsHeaderOffWalOffset = 24
+const MetricsHeaderOffLanesOffset = 32
+const MetricsHeaderOffLaneStride = 40
+const MetricsHeaderOffLaneCount = 44
+const MetricsHeaderOffReserved = 48
+const DaemonMetricsSize = 128
+const DaemonMetricsOffSampledNs = 0
+const DaemonMetricsOffRssBytes = 8
+const DaemonMetricsOffCpuNs = 16
+const DaemonMetricsOffApplyCpuNs = 24
+const DaemonMetricsOffSolverJobs = 32
+const DaemonMetricsOffSolverInline = 40
+const DaemonMetricsOffSolverOut = 48
+const DaemonMetricsOffSolverThreads = 52
+const DaemonMetricsOffReserved = 56
+const WalMetricsSize = 512
+const WalMetricsOffBackend = 0
+const WalMetricsOffDurability = 4
+const WalMetricsOffAppendedLsn = 8
+const WalMetricsOffDurableLsn = 16
+const WalMetricsOffRecords = 24
+const WalMetricsOffBytes = 32
+const WalMetricsOffBatches = 40
+const WalMetricsOffSyncNsSum = 48
+const WalMetricsOffSyncNsMax = 56
+const WalMetricsOffSnapshotLsn = 64
+const WalMetricsOffError = 72
+const WalMetricsOffPad0 = 76
+const WalMetricsOffReserved0 = 80
+const WalMetricsOffSyncHist = 128
+const WalMetricsOffReserved1 = 448
+const LaneMetricsSize = 640
+const LaneMetricsOffSeq = 0
+const LaneMetricsOffClientId = 8
+const LaneMetricsOffAttachedNs = 16
+const LaneMetricsOffPid = 24
+const LaneMetricsOffUid = 28
+const LaneMetricsOffGid = 32
+const LaneMetricsOffLaneState = 36
+const LaneMetricsOffCmdCapacity = 40
+const LaneMetricsOffResCapacity = 44
+const LaneMetricsOffName = 48
+const LaneMetricsOffSessionId = 80
+const LaneMetricsOffReserved0 = 88
+const LaneMetricsOffCommands = 128
+const LaneMetricsOffResults = 136
+const LaneMetricsOffErrors = 144
+const LaneMetricsOffFull = 152
+const LaneMetricsOffWakes = 160
+const LaneMetricsOffCmdPushed = 168
+const LaneMetricsOffResPopped = 176
+const LaneMetricsOffHeld = 184
+const LaneMetricsOffSolving = 188
+const LaneMetricsOffWaitNsSum = 192
+const LaneMetricsOffReserved1 = 200
+const LaneMetricsOffWaitHist = 256
+const LaneMetricsOffReserved2 = 576
 
 // ErrorMessages maps each protocol error code to its message.
 var ErrorMessages = map[int32]string{
@@ -1149,7 +1219,9 @@ var Structs = map[string]StructLayout{
 		{"events_size", 104, 8, 1, false},
 		{"engine_counters_offset", 112, 8, 1, false},
 		{"engine_counters_size", 120, 8, 1, false},
-		{"_reserved", 128, 1, 128, false},
+		{"metrics_offset", 128, 8, 1, false},
+		{"metrics_size", 136, 8, 1, false},
+		{"_reserved", 144, 1, 112, false},
 	}},
 	"daemon_counters": {128, []StructField{
 		{"lanes_attached", 0, 8, 1, false},
@@ -1682,5 +1754,71 @@ var Structs = map[string]StructLayout{
 		{"method", 28, 4, 1, false},
 		{"expansions", 32, 4, 1, false},
 		{"_reserved", 36, 1, 4, false},
+	}},
+	"metrics_header": {128, []StructField{
+		{"flags", 0, 4, 1, false},
+		{"hist_buckets", 4, 4, 1, false},
+		{"start_ns", 8, 8, 1, false},
+		{"daemon_offset", 16, 8, 1, false},
+		{"wal_offset", 24, 8, 1, false},
+		{"lanes_offset", 32, 8, 1, false},
+		{"lane_stride", 40, 4, 1, false},
+		{"lane_count", 44, 4, 1, false},
+		{"_reserved", 48, 1, 80, false},
+	}},
+	"daemon_metrics": {128, []StructField{
+		{"sampled_ns", 0, 8, 1, false},
+		{"rss_bytes", 8, 8, 1, false},
+		{"cpu_ns", 16, 8, 1, false},
+		{"apply_cpu_ns", 24, 8, 1, false},
+		{"solver_jobs", 32, 8, 1, false},
+		{"solver_inline", 40, 8, 1, false},
+		{"solver_out", 48, 4, 1, false},
+		{"solver_threads", 52, 4, 1, false},
+		{"_reserved", 56, 1, 72, false},
+	}},
+	"wal_metrics": {512, []StructField{
+		{"backend", 0, 4, 1, false},
+		{"durability", 4, 4, 1, false},
+		{"appended_lsn", 8, 8, 1, false},
+		{"durable_lsn", 16, 8, 1, false},
+		{"records", 24, 8, 1, false},
+		{"bytes", 32, 8, 1, false},
+		{"batches", 40, 8, 1, false},
+		{"sync_ns_sum", 48, 8, 1, false},
+		{"sync_ns_max", 56, 8, 1, false},
+		{"snapshot_lsn", 64, 8, 1, false},
+		{"error", 72, 4, 1, true},
+		{"_pad0", 76, 4, 1, false},
+		{"_reserved0", 80, 1, 48, false},
+		{"sync_hist", 128, 8, 40, false},
+		{"_reserved1", 448, 1, 64, false},
+	}},
+	"lane_metrics": {640, []StructField{
+		{"seq", 0, 8, 1, false},
+		{"client_id", 8, 8, 1, false},
+		{"attached_ns", 16, 8, 1, false},
+		{"pid", 24, 4, 1, true},
+		{"uid", 28, 4, 1, false},
+		{"gid", 32, 4, 1, false},
+		{"lane_state", 36, 4, 1, false},
+		{"cmd_capacity", 40, 4, 1, false},
+		{"res_capacity", 44, 4, 1, false},
+		{"name", 48, 1, 32, false},
+		{"session_id", 80, 8, 1, false},
+		{"_reserved0", 88, 1, 40, false},
+		{"commands", 128, 8, 1, false},
+		{"results", 136, 8, 1, false},
+		{"errors", 144, 8, 1, false},
+		{"full", 152, 8, 1, false},
+		{"wakes", 160, 8, 1, false},
+		{"cmd_pushed", 168, 8, 1, false},
+		{"res_popped", 176, 8, 1, false},
+		{"held", 184, 4, 1, false},
+		{"solving", 188, 4, 1, false},
+		{"wait_ns_sum", 192, 8, 1, false},
+		{"_reserved1", 200, 1, 56, false},
+		{"wait_hist", 256, 8, 40, false},
+		{"_reserved2", 576, 1, 64, false},
 	}},
 }

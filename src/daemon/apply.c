@@ -17,6 +17,7 @@
 #include "common/atomic.h"
 #include "common/clock.h"
 #include "common/futex.h"
+#include "common/hist.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
 #include "protocol_desc.h"
@@ -34,6 +35,7 @@ struct applier {
 	bool waitv_ok;
 	struct cairn_msg *scratch;
 	uint64_t events_seen; /* the engine's event count at the last wake check */
+	uint64_t now;         /* --metrics on: CLOCK_MONOTONIC at the start of this turn */
 	/* Private counters, published to the state segment by publish_counters. */
 	uint64_t commands, results, errors, full, sleeps, wakes, dropped;
 	uint64_t duplicates; /* resubmitted requests answered from the exactly-once table */
@@ -86,9 +88,70 @@ static void remove_active(struct applier *a, struct lane *l)
 	}
 }
 
+/* One lane's metrics, from the apply thread's private counts (--metrics on). */
+static void publish_lane(struct lane *l)
+{
+	struct cairn_lane_metrics *m = l->m;
+	/* Relaxed: each field has this one writer; readers want a recent value, not order. */
+	cairn__store_relaxed(&m->commands, l->cmd.cursor);
+	cairn__store_relaxed(&m->results, l->res.cursor);
+	cairn__store_relaxed(&m->errors, l->errors);
+	cairn__store_relaxed(&m->full, l->full);
+	cairn__store_relaxed(&m->wakes, l->wakes);
+	/* The client's own cursors, as figures to show: never used for anything else. */
+	cairn__store_relaxed(&m->cmd_pushed, cairn__load_relaxed(&l->cmd.hdr->head));
+	cairn__store_relaxed(&m->res_popped, cairn__load_relaxed(&l->res.hdr->tail));
+	cairn__store_relaxed(&m->held, l->held_n);
+	cairn__store_relaxed(&m->solving, l->solving);
+	cairn__store_relaxed(&m->wait_ns_sum, l->wait_sum);
+	for (unsigned i = 0; i < CAIRN_HIST_BUCKETS; i++) {
+		cairn__store_relaxed(&m->wait_hist[i], l->wait_hist[i]);
+	}
+}
+
+/* The log's metrics and the solver's (--metrics on). */
+static void publish_store(struct applier *a)
+{
+	struct daemon *d = a->d;
+	struct cairnd_store *s = &d->store;
+	struct cairn_wal_metrics *w = d->wmetrics;
+	cairn__store_relaxed(&d->dmetrics->solver_jobs, d->solver.jobs);
+	cairn__store_relaxed(&d->dmetrics->solver_inline, d->solver.inline_answers);
+	cairn__store_relaxed(&d->dmetrics->solver_out, (uint32_t)d->solver.jobs_out);
+	cairn__store_relaxed(&d->dmetrics->solver_threads, d->solver.n_workers);
+	cairn__store_relaxed(&w->durability,
+			     s->wal ? d->cfg.durability : (uint32_t)CAIRN_DURABILITY_NONE);
+	if (!s->wal) {
+		return;
+	}
+	struct cairn__wal_stats st;
+	cairn__wal_stats(s->wal, &st);
+	const char *name = cairn__wal_backend_name(s->wal);
+	cairn__store_relaxed(&w->backend, strcmp(name, "io_uring") == 0 ? (uint32_t)CAIRN_WAL_IO_URING
+									 : (uint32_t)CAIRN_WAL_SYNC);
+	cairn__store_relaxed(&w->appended_lsn, s->appended);
+	cairn__store_relaxed(&w->durable_lsn, s->durable);
+	cairn__store_relaxed(&w->records, st.records);
+	cairn__store_relaxed(&w->bytes, st.bytes);
+	cairn__store_relaxed(&w->batches, st.batches);
+	cairn__store_relaxed(&w->sync_ns_sum, st.sync_ns_total);
+	cairn__store_relaxed(&w->sync_ns_max, st.sync_ns_max);
+	cairn__store_relaxed(&w->snapshot_lsn, cairn__load_relaxed(&s->snapshot_lsn));
+	cairn__store_relaxed(&w->error, (int32_t)s->failed);
+	for (unsigned i = 0; i < CAIRN_HIST_BUCKETS; i++) {
+		cairn__store_relaxed(&w->sync_hist[i], st.sync_hist[i]);
+	}
+}
+
 static void publish_counters(struct applier *a)
 {
 	struct cairn_daemon_counters *k = a->d->counters;
+	if (a->d->dmetrics) {
+		for (unsigned i = 0; i < a->nactive; i++) {
+			publish_lane(a->active[i]);
+		}
+		publish_store(a);
+	}
 	/* Relaxed: each counter has this one writer; readers want a recent value, not order. */
 	cairn__store_relaxed(&k->commands, a->commands);
 	cairn__store_relaxed(&k->results, a->results);
@@ -107,6 +170,9 @@ static void drop_lane(struct applier *a, struct lane *l, const char *why)
 		    (unsigned long long)l->client_id, (int)l->pid, l->name, why);
 	l->dropped = true;
 	l->serving = false;
+	if (l->m) {
+		publish_lane(l);
+	}
 	/* Tell the client why before the control thread closes its socket. */
 	cairn__store_release(&h->lane_state, CAIRN_LANE_DROPPED);
 	cairn__doorbell_ring(&l->res.hdr->bell);
@@ -152,6 +218,9 @@ static void take_control_messages(struct applier *a)
 					}
 				}
 			} else if (msgs[i].ev == EV_DETACH) {
+				if (l->serving && l->m) {
+					publish_lane(l); /* its last figures */
+				}
 				l->serving = false;
 				if (l->held_n) {
 					a->holding--;
@@ -434,6 +503,14 @@ static uint64_t apply_one(struct applier *a, struct lane *l, const struct cairn_
 	}
 }
 
+/* Rings l's result doorbell, counting the wake-ups it made for the lane and the daemon. */
+static inline void ring_results(struct applier *a, struct lane *l)
+{
+	unsigned w = cairn__doorbell_ring(&l->res.hdr->bell);
+	a->wakes += w;
+	l->wakes += w;
+}
+
 /* Publishes the held results of l whose commands are durable, in order. */
 static void publish_held(struct applier *a, struct lane *l)
 {
@@ -450,7 +527,7 @@ static void publish_held(struct applier *a, struct lane *l)
 	}
 	if (k) {
 		a->results += k;
-		a->wakes += cairn__doorbell_ring(&l->res.hdr->bell);
+		ring_results(a, l);
 	}
 }
 
@@ -464,10 +541,11 @@ static void publish_solved(struct applier *a, struct lane *l, const struct cairn
 	struct daemon *d = a->d;
 	l->solving--;
 	a->errors += out->hdr.type == CAIRN_MSG_ERROR;
+	l->errors += out->hdr.type == CAIRN_MSG_ERROR;
 	if (!l->held || (l->held_n == 0 && !cairnd_store_hold(d))) {
 		cairn__ring_owner_push(&l->res, out);
 		a->results++;
-		a->wakes += cairn__doorbell_ring(&l->res.hdr->bell);
+		ring_results(a, l);
 		return;
 	}
 	struct held *h = &l->held[(l->held_head + l->held_n) & l->res.mask];
@@ -637,6 +715,7 @@ static unsigned serve(struct applier *a, struct lane *l)
 		max = (unsigned)(l->res.mask + 1 - owed);
 	}
 	unsigned n = 0;
+	bool emptied = false; /* the command ring was found empty */
 	/*
 	 * Take a command only while its result has a free slot (seq == pos): a slot still
 	 * holding last lap's result (seq == pos - mask) means the client has not read it,
@@ -656,6 +735,7 @@ static unsigned serve(struct applier *a, struct lane *l)
 			if (!l->blocked && cairn__ring_owner_readable(&l->cmd)) {
 				l->blocked = true;
 				a->full++;
+				l->full++;
 			}
 			break;
 		}
@@ -665,9 +745,25 @@ static unsigned serve(struct applier *a, struct lane *l)
 				drop_lane(a, l, "command ring sequence numbers were overwritten");
 				return 0;
 			}
+			emptied = true;
 			break;
 		}
 		n++;
+	}
+	if (l->m) {
+		/*
+		 * Push to apply: every command taken now waited at most since the ring was
+		 * last seen empty (or since the attach).
+		 */
+		if (n) {
+			uint64_t since = l->last_empty_ns ? l->last_empty_ns : l->attached_ns;
+			uint64_t wait = a->now > since ? a->now - since : 0;
+			l->wait_hist[cairn__hist_bucket(wait)] += n;
+			l->wait_sum += wait * n;
+		}
+		if (emptied) {
+			l->last_empty_ns = a->now;
+		}
 	}
 	if (n == 0) {
 		return 0;
@@ -684,6 +780,7 @@ static unsigned serve(struct applier *a, struct lane *l)
 			solving++;
 		} else {
 			a->errors += outs[i].hdr.type == CAIRN_MSG_ERROR;
+			l->errors += outs[i].hdr.type == CAIRN_MSG_ERROR;
 		}
 	}
 	a->commands += n;
@@ -699,7 +796,7 @@ static unsigned serve(struct applier *a, struct lane *l)
 		l->solving += solving;
 		if (k) {
 			a->results += k;
-			a->wakes += cairn__doorbell_ring(&l->res.hdr->bell);
+			ring_results(a, l);
 		}
 		return n;
 	}
@@ -899,6 +996,9 @@ void *cairnd_apply_main(void *arg)
 	cairn__idle_init(&idle, d->cfg.spin_ns, d->cfg.yield_ns);
 	for (;;) {
 		take_control_messages(&a);
+		if (d->dmetrics) {
+			a.now = cairn__now_ns(); /* the metrics' clock: one read a turn */
+		}
 		unsigned did = 0;
 		unsigned na = a.nactive;
 		for (unsigned k = 0; k < na && a.nactive; k++) {

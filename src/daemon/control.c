@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/atomic.h"
@@ -32,6 +33,7 @@
 #include "common/futex.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
+#include "shm/seqlock.h"
 
 #define HANDSHAKE_TIMEOUT_NS (5ull * 1000 * 1000 * 1000)
 #define MAX_PENDING          64
@@ -94,7 +96,7 @@ static int make_state(struct daemon *d, int numa_node)
 	ec.maps = (const struct cairn__map *const *)d->maps;
 	ec.n_maps = d->n_maps;
 	cairn__state_plan(&d->state_layout, cairn__engine_events_size(&ec),
-			  cairn__engine_grid_size(&ec));
+			  cairn__engine_grid_size(&ec), d->cfg.max_clients);
 	int r = cairn__memfd_new("cairn-state", d->state_layout.size, &d->state_fd);
 	if (r < 0) {
 		cairn__error("cannot create the state segment: %s", strerror(-r));
@@ -136,7 +138,76 @@ static int make_state(struct daemon *d, int numa_node)
 	}
 	d->hdr = d->state;
 	d->counters = (void *)((char *)d->state + d->state_layout.counters_offset);
+	if (d->cfg.metrics) {
+		struct cairn_metrics_header *m =
+			(void *)((char *)d->state + d->state_layout.metrics_offset);
+		m->flags = CAIRN_METRICS_ON;
+		d->dmetrics = (void *)((char *)d->state + m->daemon_offset);
+		d->wmetrics = (void *)((char *)d->state + m->wal_offset);
+		d->lane_metrics = (uint8_t *)d->state + m->lanes_offset;
+	}
 	return 0;
+}
+
+/* ---- metrics ---- */
+
+/* Lane l's identity in its metrics record, under the record's seq (control thread). */
+static void publish_lane(struct daemon *d, const struct lane *l, bool attached)
+{
+	if (!d->lane_metrics) {
+		return;
+	}
+	struct cairn_lane_metrics *m =
+		(void *)(d->lane_metrics + (uint64_t)l->id * sizeof(struct cairn_lane_metrics));
+	cairn__seq_write_begin(&m->seq);
+	cairn__store_relaxed(&m->client_id, attached ? l->client_id : 0);
+	cairn__store_relaxed(&m->attached_ns, attached ? l->attached_ns : 0);
+	cairn__store_relaxed(&m->pid, attached ? l->pid : 0);
+	cairn__store_relaxed(&m->uid, attached ? (uint32_t)l->uid : 0);
+	cairn__store_relaxed(&m->gid, attached ? (uint32_t)l->gid : 0);
+	cairn__store_relaxed(&m->lane_state, attached ? (uint32_t)CAIRN_LANE_ACTIVE : 0);
+	cairn__store_relaxed(&m->cmd_capacity, attached ? (uint32_t)l->cmd.mask + 1 : 0);
+	cairn__store_relaxed(&m->res_capacity, attached ? (uint32_t)l->res.mask + 1 : 0);
+	cairn__store_relaxed(&m->session_id, attached ? l->session_id : 0);
+	for (unsigned i = 0; i < sizeof(m->name); i++) {
+		cairn__store_relaxed(&m->name[i], attached ? (uint8_t)l->name[i] : 0);
+	}
+	cairn__seq_write_end(&m->seq);
+}
+
+/* The process's memory and CPU, about once a second (control thread). */
+static void sample_daemon(struct daemon *d)
+{
+	struct cairn_daemon_metrics *m = d->dmetrics;
+	if (!m) {
+		return;
+	}
+	uint64_t now = cairn__now_ns();
+	if (now - m->sampled_ns < 1000ull * 1000 * 1000) {
+		return;
+	}
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &rss) != 2) {
+			rss = 0;
+		}
+		fclose(f);
+	}
+	struct timespec ts;
+	uint64_t cpu = 0, apply_cpu = 0;
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0) {
+		cpu = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	}
+	clockid_t cid;
+	if (d->apply_thread && pthread_getcpuclockid(d->apply_thread, &cid) == 0 &&
+	    clock_gettime(cid, &ts) == 0) {
+		apply_cpu = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	}
+	cairn__store_relaxed(&m->rss_bytes, (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE));
+	cairn__store_relaxed(&m->cpu_ns, cpu);
+	cairn__store_relaxed(&m->apply_cpu_ns, apply_cpu);
+	cairn__store_relaxed(&m->sampled_ns, now);
 }
 
 /* ---- the listening socket ---- */
@@ -253,7 +324,7 @@ static bool allowed(const struct cairnd_config *cfg, const struct ucred *cr)
 }
 
 static void send_welcome(const struct daemon *d, int fd, int status, const struct lane *l,
-			 const int fds[2])
+			 const int *fds, unsigned nfds)
 {
 	struct cairn_welcome w;
 	union {
@@ -283,8 +354,9 @@ static void send_welcome(const struct daemon *d, int fd, int status, const struc
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * 2);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * 2);
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
 	}
 	ssize_t n;
 	do {
@@ -297,7 +369,7 @@ static void refuse(struct control *c, struct pending *p, int code, const char *w
 {
 	cairn__warn("refused attach from pid %d uid %u gid %u: %s", (int)p->cred.pid,
 		    (unsigned)p->cred.uid, (unsigned)p->cred.gid, why);
-	send_welcome(c->d, p->fd, code, NULL, NULL);
+	send_welcome(c->d, p->fd, code, NULL, NULL, 0);
 	c->refused++;
 	publish(c);
 }
@@ -370,7 +442,9 @@ static void handshake(struct control *c, struct pending *p)
 		refuse(c, p, CAIRN_E_DENIED, why);
 		goto close;
 	}
-	if (h.magic != CAIRN_HELLO_MAGIC || (h.flags & ~(uint32_t)CAIRN_HELLO_SESSION) != 0) {
+	if (h.magic != CAIRN_HELLO_MAGIC ||
+	    (h.flags & ~(uint32_t)(CAIRN_HELLO_SESSION | CAIRN_HELLO_OBSERVE)) != 0 ||
+	    (h.flags & CAIRN_HELLO_SESSION && h.flags & CAIRN_HELLO_OBSERVE)) {
 		refuse(c, p, CAIRN_E_HANDSHAKE, "malformed hello");
 		goto close;
 	}
@@ -398,6 +472,13 @@ static void handshake(struct control *c, struct pending *p)
 	}
 	if (c->stopping) {
 		refuse(c, p, CAIRN_E_SHUTTING_DOWN, "shutting down");
+		goto close;
+	}
+	if (h.flags & CAIRN_HELLO_OBSERVE) {
+		/* A monitor: the state segment, read-only, and nothing else. */
+		send_welcome(d, p->fd, 0, NULL, &d->state_fd, 1);
+		cairn__debug("observer pid %d uid %u took the state segment", (int)p->cred.pid,
+			     (unsigned)p->cred.uid);
 		goto close;
 	}
 	/*
@@ -472,12 +553,16 @@ static void handshake(struct control *c, struct pending *p)
 	l->blob = (uint8_t *)base + lay.blob_offset;
 	l->blob_size = lay.blob_size;
 	l->phase = LANE_ATTACHED;
+	l->m = d->lane_metrics ? (void *)(d->lane_metrics +
+					  (uint64_t)l->id * sizeof(struct cairn_lane_metrics))
+			       : NULL;
+	publish_lane(d, l, true);
 
 	/* Counted before the welcome, so that a client never fails to see itself. */
 	c->attached++;
 	publish(c);
 	int fds[2] = {d->state_fd, lane_fd};
-	send_welcome(d, p->fd, 0, l, fds);
+	send_welcome(d, p->fd, 0, l, fds, 2);
 	/* The client holds its own descriptor now; the mapping keeps ours alive. */
 	close(lane_fd);
 	cairn__info("attached client %llu (pid %d uid %u, \"%s\") on lane %u: rings %u/%u, "
@@ -631,6 +716,7 @@ static void release_lane(struct control *c, struct lane *l)
 	munmap(l->base, l->size);
 	l->base = NULL;
 	l->phase = LANE_FREE;
+	publish_lane(c->d, l, false);
 	publish(c);
 }
 
@@ -826,6 +912,7 @@ int cairnd_run(struct daemon *d)
 			}
 		}
 		expire_pending(&c);
+		sample_daemon(d);
 	}
 	pthread_join(d->apply_thread, NULL);
 	cairnd_solver_stop(d);

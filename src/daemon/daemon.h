@@ -69,6 +69,9 @@ struct cairnd_config {
 	/* The solver (solver.c). */
 	int solver_threads;       /* workers; -1: the default (CPUs - 1, at least 1) */
 	uint32_t table_max_cells; /* first-move tables for maps up to this many cells */
+
+	/* Operations. */
+	bool metrics; /* --metrics on (default): keep the metrics in the state segment */
 };
 
 /* Session ids the control thread has seen (the welcome's "resumed"). */
@@ -131,6 +134,13 @@ struct lane {
 	/* Path jobs out with the solver workers: each owns a result slot after the held ones. */
 	uint32_t solving;
 	bool serving; /* from EV_ATTACH until dropped or EV_DETACH: answers may be delivered */
+	/*
+	 * Metrics (apply thread; NULL m with --metrics off): private counts, published to
+	 * m with the daemon's other counters. commands and results are the ring cursors.
+	 */
+	struct cairn_lane_metrics *m;
+	uint64_t errors, full, wakes, wait_sum, last_empty_ns;
+	uint64_t wait_hist[CAIRN_HIST_BUCKETS];
 	/*
 	 * Set by the apply thread before it posts EV_DROPPED; the control thread reads it
 	 * after taking that message from the mutex-protected queue.
@@ -221,6 +231,10 @@ struct daemon {
 	struct cairn_state_header *hdr;
 	struct cairn_daemon_counters *counters;
 	struct cairn_engine_counters *engine_counters;
+	/* The metrics region (NULL parts with --metrics off). */
+	struct cairn_daemon_metrics *dmetrics;
+	struct cairn_wal_metrics *wmetrics;
+	uint8_t *lane_metrics;
 
 	/* The engine, owned by the apply thread once it runs; its maps never change. */
 	struct cairn__map *maps[CAIRND_MAX_MAPS + 1];

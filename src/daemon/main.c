@@ -83,6 +83,10 @@ static void usage(FILE *f)
 		"                         4096); result rings are cut down to it\n"
 		"  --max-sessions N       client sessions kept in that table (default 4096)\n"
 		"\n"
+		"Operations:\n"
+		"  --metrics on|off       keep per-lane, log and daemon metrics in the state\n"
+		"                         segment for ringtop and Prometheus (default on)\n"
+		"\n"
 		"The solver (NEXT_MOVE, DISTANCE, PATH, PATH_TO_CLUE):\n"
 		"  --solver-threads N     worker threads for path searches, kept off --cpu\n"
 		"                         (default: CPUs - 1, at least 1; 0: the apply thread\n"
@@ -144,6 +148,7 @@ enum {
 	OPT_MAX_SESSIONS,
 	OPT_SOLVER_THREADS,
 	OPT_TABLE_MAX_CELLS,
+	OPT_METRICS,
 };
 
 /* Picks one of names[] (NULL-terminated) by string; returns its index or -1. */
@@ -213,6 +218,7 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 		{"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
 		{"solver-threads", required_argument, NULL, OPT_SOLVER_THREADS},
 		{"table-max-cells", required_argument, NULL, OPT_TABLE_MAX_CELLS},
+		{"metrics", required_argument, NULL, OPT_METRICS},
 		{0},
 	};
 	long long v;
@@ -380,6 +386,15 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 			}
 			cfg->solver_threads = (int)v;
 			break;
+		case OPT_METRICS: {
+			static const char *const modes[] = {"off", "on", NULL};
+			int m = parse_word("--metrics", optarg, modes);
+			if (m < 0) {
+				return -1;
+			}
+			cfg->metrics = m == 1;
+			break;
+		}
 		case OPT_TABLE_MAX_CELLS:
 			if (parse_num("--table-max-cells", optarg, 0, 1 << 20, &v) < 0) {
 				return -1;
@@ -533,6 +548,7 @@ int main(int argc, char **argv)
 		.keep_snapshots = 2,
 		.solver_threads = -1,
 		.table_max_cells = 16384,
+		.metrics = true,
 	};
 	if (parse_args(argc, argv, &d.cfg, sockbuf, sizeof(sockbuf), databuf, sizeof(databuf)) <
 	    0) {

@@ -75,13 +75,23 @@ int cairn__fd_size(int fd, uint64_t *size)
 	return 0;
 }
 
-void cairn__state_plan(struct cairn__state_layout *l, uint64_t events_size, uint64_t grid_size)
+void cairn__state_plan(struct cairn__state_layout *l, uint64_t events_size, uint64_t grid_size,
+		       uint32_t metrics_lanes)
 {
 	memset(l, 0, sizeof(*l));
 	l->counters_offset = sizeof(struct cairn_state_header);
 	l->engine_counters_offset = l->counters_offset + sizeof(struct cairn_daemon_counters);
 	uint64_t end =
 		round_up(l->engine_counters_offset + sizeof(struct cairn_engine_counters), PAGE);
+	/* The metrics: written by three threads, each part on cache lines of its own. */
+	l->metrics_offset = end;
+	l->metrics_lanes = metrics_lanes;
+	l->metrics_size = round_up(sizeof(struct cairn_metrics_header) +
+					   sizeof(struct cairn_daemon_metrics) +
+					   sizeof(struct cairn_wal_metrics) +
+					   (uint64_t)metrics_lanes * sizeof(struct cairn_lane_metrics),
+				   PAGE);
+	end += l->metrics_size;
 	if (events_size) {
 		l->events_offset = end;
 		l->events_size = round_up(events_size, PAGE);
@@ -120,6 +130,52 @@ void cairn__state_init(void *base, const struct cairn__state_layout *l, uint32_t
 	h->grid_size = l->grid_size;
 	h->heartbeat_ns = cairn__now_ns();
 	h->daemon_state = CAIRN_DAEMON_STARTING;
+	if (l->metrics_offset) {
+		struct cairn_metrics_header *m = (void *)((char *)base + l->metrics_offset);
+		h->metrics_offset = l->metrics_offset;
+		h->metrics_size = l->metrics_size;
+		m->hist_buckets = CAIRN_HIST_BUCKETS;
+		m->start_ns = h->heartbeat_ns;
+		m->daemon_offset = l->metrics_offset + sizeof(*m);
+		m->wal_offset = m->daemon_offset + sizeof(struct cairn_daemon_metrics);
+		m->lanes_offset = m->wal_offset + sizeof(struct cairn_wal_metrics);
+		m->lane_stride = sizeof(struct cairn_lane_metrics);
+		m->lane_count = l->metrics_lanes;
+	}
+}
+
+int cairn__metrics_view(const void *base, uint64_t file_size, struct cairn__metrics_view *v)
+{
+	const struct cairn_state_header *h = base;
+	memset(v, 0, sizeof(*v));
+	uint64_t off = h->metrics_offset, size = h->metrics_size;
+	if (off == 0) {
+		return -ENOENT;
+	}
+	if (off % 64 != 0 || size < sizeof(struct cairn_metrics_header) || !fits(off, size, file_size)) {
+		return -CAIRN_E_LAYOUT;
+	}
+	/* Copied: the values checked are the values used. */
+	struct cairn_metrics_header m;
+	memcpy(&m, (const char *)base + off, sizeof(m));
+	uint64_t end = off + size;
+	if (m.hist_buckets != CAIRN_HIST_BUCKETS || m.lane_stride < sizeof(struct cairn_lane_metrics) ||
+	    m.lane_stride % 64 != 0 || m.daemon_offset % 64 != 0 || m.wal_offset % 64 != 0 ||
+	    m.lanes_offset % 64 != 0 || m.daemon_offset < off || m.wal_offset < off ||
+	    m.lanes_offset < off || !fits(m.daemon_offset, sizeof(struct cairn_daemon_metrics), end) ||
+	    !fits(m.wal_offset, sizeof(struct cairn_wal_metrics), end) ||
+	    m.lane_count > (end - (m.lanes_offset < end ? m.lanes_offset : end)) / m.lane_stride ||
+	    m.lanes_offset > end) {
+		return -CAIRN_E_LAYOUT;
+	}
+	v->hdr = (const void *)((const char *)base + off);
+	v->daemon = (const void *)((const char *)base + m.daemon_offset);
+	v->wal = (const void *)((const char *)base + m.wal_offset);
+	v->lanes = (const uint8_t *)base + m.lanes_offset;
+	v->lane_stride = m.lane_stride;
+	v->lane_count = m.lane_count;
+	v->on = (m.flags & CAIRN_METRICS_ON) != 0;
+	return 0;
 }
 
 /* Checks the fields every segment starts with: magic, major, header size. */
@@ -162,6 +218,12 @@ int cairn__state_validate(const void *base, uint64_t file_size)
 	    h.engine_counters_offset % 8 != 0 || h.engine_counters_offset < h.header_size ||
 	    h.engine_counters_size < sizeof(struct cairn_engine_counters) ||
 	    !fits(h.engine_counters_offset, h.engine_counters_size, file_size)) {
+		return -CAIRN_E_LAYOUT;
+	}
+	if (h.metrics_offset != 0 &&
+	    (h.metrics_offset % PAGE != 0 || h.metrics_offset < h.header_size ||
+	     h.metrics_size < sizeof(struct cairn_metrics_header) ||
+	     !fits(h.metrics_offset, h.metrics_size, file_size))) {
 		return -CAIRN_E_LAYOUT;
 	}
 	/* The event ring and the grid are optional; when present, page aligned and inside. */

@@ -35,6 +35,9 @@ int cairn__fd_size(int fd, uint64_t *size);
 struct cairn__state_layout {
 	uint64_t counters_offset;
 	uint64_t engine_counters_offset;
+	uint64_t metrics_offset; /* the metrics region: header, daemon, log, lanes */
+	uint64_t metrics_size;
+	uint32_t metrics_lanes;
 	uint64_t events_offset; /* 0 when there is no event ring */
 	uint64_t events_size;
 	uint64_t grid_offset; /* 0 when there is no grid */
@@ -43,11 +46,13 @@ struct cairn__state_layout {
 };
 
 /*
- * Plans a state segment: the header, the daemon's and the engine's counters, then the
- * event ring (events_size bytes) and the grid region (grid_size bytes), each page
- * aligned. Either size may be 0 for none.
+ * Plans a state segment: the header, the daemon's and the engine's counters, the metrics
+ * region (its header, the daemon's and the log's metrics, and metrics_lanes lane
+ * records), then the event ring (events_size bytes) and the grid region (grid_size
+ * bytes), each page aligned. Either size may be 0 for none.
  */
-void cairn__state_plan(struct cairn__state_layout *l, uint64_t events_size, uint64_t grid_size);
+void cairn__state_plan(struct cairn__state_layout *l, uint64_t events_size, uint64_t grid_size,
+		       uint32_t metrics_lanes);
 
 /*
  * Writes the header and counters of a fresh state segment (daemon only). The memory
@@ -56,6 +61,33 @@ void cairn__state_plan(struct cairn__state_layout *l, uint64_t events_size, uint
  */
 void cairn__state_init(void *base, const struct cairn__state_layout *l, uint32_t max_lanes,
 		       int apply_cpu, int numa_node);
+
+/*
+ * The metrics of a state segment, located and checked (for readers: ringtop, the
+ * Prometheus endpoint, tests). Pointers into the mapping; lanes[i] is lane i's record,
+ * lane_count of them lane_stride bytes apart.
+ */
+struct cairn__metrics_view {
+	const struct cairn_metrics_header *hdr;
+	const struct cairn_daemon_metrics *daemon;
+	const struct cairn_wal_metrics *wal;
+	const uint8_t *lanes;
+	uint32_t lane_stride, lane_count;
+	bool on; /* CAIRN_METRICS_ON: the daemon keeps them */
+};
+
+/*
+ * Fills *v from a state segment that cairn__state_validate accepted. Returns 0,
+ * -ENOENT when the daemon publishes no metrics (an older protocol), or -CAIRN_E_LAYOUT
+ * when the metrics region does not fit the segment.
+ */
+int cairn__metrics_view(const void *base, uint64_t file_size, struct cairn__metrics_view *v);
+
+static inline const struct cairn_lane_metrics *cairn__metrics_lane(const struct cairn__metrics_view *v,
+								  uint32_t i)
+{
+	return (const struct cairn_lane_metrics *)(v->lanes + (uint64_t)i * v->lane_stride);
+}
 
 /*
  * Checks a state segment mapped from a file of file_size bytes before anything else

@@ -26,6 +26,7 @@
 #include <xxhash.h>
 
 #include "common/atomic.h"
+#include "common/hist.h"
 #include "common/clock.h"
 #include "wal/backend.h"
 #include "wal/wal.h"
@@ -523,6 +524,7 @@ static void finish(struct cairn__wal *w, struct cairn__wal_batch *b)
 		w->stats.bytes += b->len;
 		w->stats.batches++;
 		w->stats.sync_ns_total += ns;
+		w->stats.sync_hist[cairn__hist_bucket(ns)]++;
 		if (ns > w->stats.sync_ns_max) {
 			w->stats.sync_ns_max = ns;
 		}

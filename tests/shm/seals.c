@@ -37,7 +37,7 @@ static void test_state_readonly(void)
 	struct cairn__state_layout l;
 	int fd;
 	void *rw, *ro, *p;
-	cairn__state_plan(&l, 0, 0);
+	cairn__state_plan(&l, 0, 0, 8);
 	ASSERT_OK(cairn__memfd_new("state", l.size, &fd));
 	/* The daemon maps it writable first: the seal forbids only future writable maps. */
 	ASSERT_OK(cairn__map(fd, l.size, true, &rw));

@@ -363,7 +363,7 @@ static void build(enum kind kind, struct seg *s)
 	memset(s, 0, sizeof(*s));
 	if (kind == STATE) {
 		/* An event ring and a grid of a few pages, so their fields are checked too. */
-		cairn__state_plan(&s->st, 2 * PAGE, 4 * PAGE);
+		cairn__state_plan(&s->st, 2 * PAGE, 4 * PAGE, 16);
 		s->size = s->st.size;
 	} else {
 		ASSERT_OK(cairn__lane_plan(CMD_CAP, RES_CAP, BLOB_SIZE, &s->ln));

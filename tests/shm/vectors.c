@@ -771,6 +771,8 @@ static void check_c_struct(const struct doc *d)
 		XU("events_size", h.events_size);
 		XU("engine_counters_offset", h.engine_counters_offset);
 		XU("engine_counters_size", h.engine_counters_size);
+		XU("metrics_offset", h.metrics_offset);
+		XU("metrics_size", h.metrics_size);
 		XBYTES("_reserved", h._reserved);
 	} else if (strcmp(s, "daemon_counters") == 0) {
 		struct cairn_daemon_counters c;
@@ -1279,6 +1281,80 @@ static void check_c_struct(const struct doc *d)
 		XU("out_length", p.out_length);
 		XU("method", p.method);
 		XU("expansions", p.expansions);
+	} else if (strcmp(s, "metrics_header") == 0) {
+		struct cairn_metrics_header p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("flags", p.flags);
+		XU("hist_buckets", p.hist_buckets);
+		XU("start_ns", p.start_ns);
+		XU("daemon_offset", p.daemon_offset);
+		XU("wal_offset", p.wal_offset);
+		XU("lanes_offset", p.lanes_offset);
+		XU("lane_stride", p.lane_stride);
+		XU("lane_count", p.lane_count);
+		XBYTES("_reserved", p._reserved);
+	} else if (strcmp(s, "daemon_metrics") == 0) {
+		struct cairn_daemon_metrics p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("sampled_ns", p.sampled_ns);
+		XU("rss_bytes", p.rss_bytes);
+		XU("cpu_ns", p.cpu_ns);
+		XU("apply_cpu_ns", p.apply_cpu_ns);
+		XU("solver_jobs", p.solver_jobs);
+		XU("solver_inline", p.solver_inline);
+		XU("solver_out", p.solver_out);
+		XU("solver_threads", p.solver_threads);
+		XBYTES("_reserved", p._reserved);
+	} else if (strcmp(s, "wal_metrics") == 0) {
+		struct cairn_wal_metrics p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("backend", p.backend);
+		XU("durability", p.durability);
+		XU("appended_lsn", p.appended_lsn);
+		XU("durable_lsn", p.durable_lsn);
+		XU("records", p.records);
+		XU("bytes", p.bytes);
+		XU("batches", p.batches);
+		XU("sync_ns_sum", p.sync_ns_sum);
+		XU("sync_ns_max", p.sync_ns_max);
+		XU("snapshot_lsn", p.snapshot_lsn);
+		XI("error", p.error);
+		XU("_pad0", p._pad0);
+		XBYTES("_reserved0", p._reserved0);
+		for (unsigned i = 0; i < CAIRN_HIST_BUCKETS; i++) {
+			XA("sync_hist", i, p.sync_hist[i]);
+		}
+		XBYTES("_reserved1", p._reserved1);
+	} else if (strcmp(s, "lane_metrics") == 0) {
+		struct cairn_lane_metrics p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("seq", p.seq);
+		XU("client_id", p.client_id);
+		XU("attached_ns", p.attached_ns);
+		XI("pid", p.pid);
+		XU("uid", p.uid);
+		XU("gid", p.gid);
+		XU("lane_state", p.lane_state);
+		XU("cmd_capacity", p.cmd_capacity);
+		XU("res_capacity", p.res_capacity);
+		XBYTES("name", p.name);
+		XU("session_id", p.session_id);
+		XBYTES("_reserved0", p._reserved0);
+		XU("commands", p.commands);
+		XU("results", p.results);
+		XU("errors", p.errors);
+		XU("full", p.full);
+		XU("wakes", p.wakes);
+		XU("cmd_pushed", p.cmd_pushed);
+		XU("res_popped", p.res_popped);
+		XU("held", p.held);
+		XU("solving", p.solving);
+		XU("wait_ns_sum", p.wait_ns_sum);
+		XBYTES("_reserved1", p._reserved1);
+		for (unsigned i = 0; i < CAIRN_HIST_BUCKETS; i++) {
+			XA("wait_hist", i, p.wait_hist[i]);
+		}
+		XBYTES("_reserved2", p._reserved2);
 	} else {
 		vfail("%s: no C struct cross-check for struct %s: add one to vectors.c", d->path,
 		      s);

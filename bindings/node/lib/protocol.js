@@ -4,7 +4,7 @@
 /** Protocol major version. */
 exports.PROTO_MAJOR = 1;
 /** Protocol minor version. */
-exports.PROTO_MINOR = 3;
+exports.PROTO_MINOR = 4;
 /** "CAIRNST\0" read as a little-endian u64: the first 8 bytes of a state segment. */
 exports.STATE_MAGIC = 0x54534E52494143n;
 /** "CAIRNLN\0" read as a little-endian u64: the first 8 bytes of a lane segment. */
@@ -51,6 +51,8 @@ exports.MAX_CELL_MM = 0x186A0;
 exports.MAX_QUERY_ITEMS = 1024;
 /** Most start and goal pairs one NEXT_MOVE or DISTANCE command may carry. */
 exports.MAX_PATH_BATCH = 64;
+/** Buckets of every latency histogram in the metrics: bucket 0 counts values below 2 ns, bucket i (1..38) values in [2^i, 2^(i+1)) ns, bucket 39 everything from 2^39 ns (9 minutes) up. */
+exports.HIST_BUCKETS = 40;
 /** Hunt, player and clue ids hold a slot index in their low ID_SLOT_BITS bits and a generation above; 0 is never an id. */
 exports.ID_SLOT_BITS = 24;
 /** Bytes of a map's name in map_info, NUL-padded. */
@@ -123,6 +125,8 @@ exports.TABLE_BUILDING = 1;
 exports.TABLE_READY = 2;
 /** The build failed (out of memory); queries are answered by search. */
 exports.TABLE_FAILED = 3;
+/** The daemon keeps the metrics (cairnd --metrics on, the default); without it only this header is written. */
+exports.METRICS_ON = 1;
 /** hunt_id was created; value holds its map id. */
 exports.EVENT_HUNT_CREATED = 1;
 /** hunt_id was destroyed with everything in it. */
@@ -411,7 +415,9 @@ exports.STATE_HEADER_OFF_EVENTS_OFFSET = 96;
 exports.STATE_HEADER_OFF_EVENTS_SIZE = 104;
 exports.STATE_HEADER_OFF_ENGINE_COUNTERS_OFFSET = 112;
 exports.STATE_HEADER_OFF_ENGINE_COUNTERS_SIZE = 120;
-exports.STATE_HEADER_OFF_RESERVED = 128;
+exports.STATE_HEADER_OFF_METRICS_OFFSET = 128;
+exports.STATE_HEADER_OFF_METRICS_SIZE = 136;
+exports.STATE_HEADER_OFF_RESERVED = 144;
 exports.DAEMON_COUNTERS_SIZE = 128;
 exports.DAEMON_COUNTERS_OFF_LANES_ATTACHED = 0;
 exports.DAEMON_COUNTERS_OFF_LANES_ACTIVE = 8;
@@ -881,6 +887,68 @@ exports.PATH_REPLY_OFF_OUT_LENGTH = 24;
 exports.PATH_REPLY_OFF_METHOD = 28;
 exports.PATH_REPLY_OFF_EXPANSIONS = 32;
 exports.PATH_REPLY_OFF_RESERVED = 36;
+exports.METRICS_HEADER_SIZE = 128;
+exports.METRICS_HEADER_OFF_FLAGS = 0;
+exports.METRICS_HEADER_OFF_HIST_BUCKETS = 4;
+exports.METRICS_HEADER_OFF_START_NS = 8;
+exports.METRICS_HEADER_OFF_DAEMON_OFFSET = 16;
+exports.METRICS_HEADER_OFF_WAL_OFFSET = 24;
+exports.METRICS_HEADER_OFF_LANES_OFFSET = 32;
+exports.METRICS_HEADER_OFF_LANE_STRIDE = 40;
+exports.METRICS_HEADER_OFF_LANE_COUNT = 44;
+exports.METRICS_HEADER_OFF_RESERVED = 48;
+exports.DAEMON_METRICS_SIZE = 128;
+exports.DAEMON_METRICS_OFF_SAMPLED_NS = 0;
+exports.DAEMON_METRICS_OFF_RSS_BYTES = 8;
+exports.DAEMON_METRICS_OFF_CPU_NS = 16;
+exports.DAEMON_METRICS_OFF_APPLY_CPU_NS = 24;
+exports.DAEMON_METRICS_OFF_SOLVER_JOBS = 32;
+exports.DAEMON_METRICS_OFF_SOLVER_INLINE = 40;
+exports.DAEMON_METRICS_OFF_SOLVER_OUT = 48;
+exports.DAEMON_METRICS_OFF_SOLVER_THREADS = 52;
+exports.DAEMON_METRICS_OFF_RESERVED = 56;
+exports.WAL_METRICS_SIZE = 512;
+exports.WAL_METRICS_OFF_BACKEND = 0;
+exports.WAL_METRICS_OFF_DURABILITY = 4;
+exports.WAL_METRICS_OFF_APPENDED_LSN = 8;
+exports.WAL_METRICS_OFF_DURABLE_LSN = 16;
+exports.WAL_METRICS_OFF_RECORDS = 24;
+exports.WAL_METRICS_OFF_BYTES = 32;
+exports.WAL_METRICS_OFF_BATCHES = 40;
+exports.WAL_METRICS_OFF_SYNC_NS_SUM = 48;
+exports.WAL_METRICS_OFF_SYNC_NS_MAX = 56;
+exports.WAL_METRICS_OFF_SNAPSHOT_LSN = 64;
+exports.WAL_METRICS_OFF_ERROR = 72;
+exports.WAL_METRICS_OFF_PAD0 = 76;
+exports.WAL_METRICS_OFF_RESERVED0 = 80;
+exports.WAL_METRICS_OFF_SYNC_HIST = 128;
+exports.WAL_METRICS_OFF_RESERVED1 = 448;
+exports.LANE_METRICS_SIZE = 640;
+exports.LANE_METRICS_OFF_SEQ = 0;
+exports.LANE_METRICS_OFF_CLIENT_ID = 8;
+exports.LANE_METRICS_OFF_ATTACHED_NS = 16;
+exports.LANE_METRICS_OFF_PID = 24;
+exports.LANE_METRICS_OFF_UID = 28;
+exports.LANE_METRICS_OFF_GID = 32;
+exports.LANE_METRICS_OFF_LANE_STATE = 36;
+exports.LANE_METRICS_OFF_CMD_CAPACITY = 40;
+exports.LANE_METRICS_OFF_RES_CAPACITY = 44;
+exports.LANE_METRICS_OFF_NAME = 48;
+exports.LANE_METRICS_OFF_SESSION_ID = 80;
+exports.LANE_METRICS_OFF_RESERVED0 = 88;
+exports.LANE_METRICS_OFF_COMMANDS = 128;
+exports.LANE_METRICS_OFF_RESULTS = 136;
+exports.LANE_METRICS_OFF_ERRORS = 144;
+exports.LANE_METRICS_OFF_FULL = 152;
+exports.LANE_METRICS_OFF_WAKES = 160;
+exports.LANE_METRICS_OFF_CMD_PUSHED = 168;
+exports.LANE_METRICS_OFF_RES_POPPED = 176;
+exports.LANE_METRICS_OFF_HELD = 184;
+exports.LANE_METRICS_OFF_SOLVING = 188;
+exports.LANE_METRICS_OFF_WAIT_NS_SUM = 192;
+exports.LANE_METRICS_OFF_RESERVED1 = 200;
+exports.LANE_METRICS_OFF_WAIT_HIST = 256;
+exports.LANE_METRICS_OFF_RESERVED2 = 576;
 
 exports.ERROR_MESSAGES = Object.freeze({
   1001: "not a cairn segment: wrong magic number",
@@ -986,7 +1054,9 @@ exports.STRUCTS = Object.freeze({
     ["events_size", 104, 8, 1, false],
     ["engine_counters_offset", 112, 8, 1, false],
     ["engine_counters_size", 120, 8, 1, false],
-    ["_reserved", 128, 1, 128, false],
+    ["metrics_offset", 128, 8, 1, false],
+    ["metrics_size", 136, 8, 1, false],
+    ["_reserved", 144, 1, 112, false],
   ])}),
   "daemon_counters": Object.freeze({size: 128, fields: Object.freeze([
     ["lanes_attached", 0, 8, 1, false],
@@ -1519,5 +1589,71 @@ exports.STRUCTS = Object.freeze({
     ["method", 28, 4, 1, false],
     ["expansions", 32, 4, 1, false],
     ["_reserved", 36, 1, 4, false],
+  ])}),
+  "metrics_header": Object.freeze({size: 128, fields: Object.freeze([
+    ["flags", 0, 4, 1, false],
+    ["hist_buckets", 4, 4, 1, false],
+    ["start_ns", 8, 8, 1, false],
+    ["daemon_offset", 16, 8, 1, false],
+    ["wal_offset", 24, 8, 1, false],
+    ["lanes_offset", 32, 8, 1, false],
+    ["lane_stride", 40, 4, 1, false],
+    ["lane_count", 44, 4, 1, false],
+    ["_reserved", 48, 1, 80, false],
+  ])}),
+  "daemon_metrics": Object.freeze({size: 128, fields: Object.freeze([
+    ["sampled_ns", 0, 8, 1, false],
+    ["rss_bytes", 8, 8, 1, false],
+    ["cpu_ns", 16, 8, 1, false],
+    ["apply_cpu_ns", 24, 8, 1, false],
+    ["solver_jobs", 32, 8, 1, false],
+    ["solver_inline", 40, 8, 1, false],
+    ["solver_out", 48, 4, 1, false],
+    ["solver_threads", 52, 4, 1, false],
+    ["_reserved", 56, 1, 72, false],
+  ])}),
+  "wal_metrics": Object.freeze({size: 512, fields: Object.freeze([
+    ["backend", 0, 4, 1, false],
+    ["durability", 4, 4, 1, false],
+    ["appended_lsn", 8, 8, 1, false],
+    ["durable_lsn", 16, 8, 1, false],
+    ["records", 24, 8, 1, false],
+    ["bytes", 32, 8, 1, false],
+    ["batches", 40, 8, 1, false],
+    ["sync_ns_sum", 48, 8, 1, false],
+    ["sync_ns_max", 56, 8, 1, false],
+    ["snapshot_lsn", 64, 8, 1, false],
+    ["error", 72, 4, 1, true],
+    ["_pad0", 76, 4, 1, false],
+    ["_reserved0", 80, 1, 48, false],
+    ["sync_hist", 128, 8, 40, false],
+    ["_reserved1", 448, 1, 64, false],
+  ])}),
+  "lane_metrics": Object.freeze({size: 640, fields: Object.freeze([
+    ["seq", 0, 8, 1, false],
+    ["client_id", 8, 8, 1, false],
+    ["attached_ns", 16, 8, 1, false],
+    ["pid", 24, 4, 1, true],
+    ["uid", 28, 4, 1, false],
+    ["gid", 32, 4, 1, false],
+    ["lane_state", 36, 4, 1, false],
+    ["cmd_capacity", 40, 4, 1, false],
+    ["res_capacity", 44, 4, 1, false],
+    ["name", 48, 1, 32, false],
+    ["session_id", 80, 8, 1, false],
+    ["_reserved0", 88, 1, 40, false],
+    ["commands", 128, 8, 1, false],
+    ["results", 136, 8, 1, false],
+    ["errors", 144, 8, 1, false],
+    ["full", 152, 8, 1, false],
+    ["wakes", 160, 8, 1, false],
+    ["cmd_pushed", 168, 8, 1, false],
+    ["res_popped", 176, 8, 1, false],
+    ["held", 184, 4, 1, false],
+    ["solving", 188, 4, 1, false],
+    ["wait_ns_sum", 192, 8, 1, false],
+    ["_reserved1", 200, 1, 56, false],
+    ["wait_hist", 256, 8, 40, false],
+    ["_reserved2", 576, 1, 64, false],
   ])}),
 });
