@@ -34,6 +34,8 @@ static const struct subcommand subcommands[] = {
 	 "paths on the Moving AI maps: A*, jump point search, first-move tables"},
 	{"bindings", bench_bindings_main,
 	 "PING and MOVE round trips through the Go, Python and Node bindings, against sockets"},
+	{"metrics", bench_metrics_main,
+	 "what the metrics cost: MOVE throughput through cairnd, --metrics on against off"},
 };
 
 #define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))
