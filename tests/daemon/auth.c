@@ -210,7 +210,7 @@ static void check_handshakes(void)
 	} while (0)
 	ADD("wrong magic", CAIRN_E_HANDSHAKE, magic, CAIRN_HELLO_MAGIC ^ 1);
 	ADD("welcome magic in a hello", CAIRN_E_HANDSHAKE, magic, CAIRN_WELCOME_MAGIC);
-	ADD("flags 2 (unknown bit)", CAIRN_E_HANDSHAKE, flags, 2);
+	ADD("flags 4 (unknown bit)", CAIRN_E_HANDSHAKE, flags, 4);
 	ADD("flags 0x80000000", CAIRN_E_HANDSHAKE, flags, 0x80000000u);
 	ADD("major 99", CAIRN_E_VERSION, version_major, 99);
 	ADD("major 0", CAIRN_E_VERSION, version_major, 0);

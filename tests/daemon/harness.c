@@ -424,11 +424,13 @@ void h_spawn_wrapped(struct h_daemon *d, const char *const *wrapper, const char 
 	argv[n++] = (char *)cairnd_path;
 	argv[n++] = (char *)"--socket";
 	argv[n++] = d->sock;
-	/* The data directory lives in the test's own, unless the test says otherwise. */
+	/*
+	 * The data directory lives in the test's own unless the test names one: never the
+	 * user's default, whatever --durability says (with none, cairnd ignores it).
+	 */
 	bool own_data = true;
 	for (unsigned i = 0; extra && extra[i]; i++) {
-		if (strncmp(extra[i], "--data-dir", 10) == 0 ||
-		    strncmp(extra[i], "--durability", 12) == 0) {
+		if (strncmp(extra[i], "--data-dir", 10) == 0) {
 			own_data = false;
 		}
 	}

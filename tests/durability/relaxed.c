@@ -25,7 +25,7 @@ int main(int argc, char **argv)
 	struct h_daemon *d = h_prepare();
 	char data[160];
 	snprintf(data, sizeof(data), "%s/data", d->dir);
-	/* h_spawn leaves --data-dir to a test that names --durability. */
+	/* The data directory is named, so that both starts share it. */
 	const char *const relaxed[] = {"--durability", "relaxed", "--flush-ms", "20",
 				       "--data-dir",   data,      NULL};
 	const char *const sync_mode[] = {"--durability", "sync", "--data-dir", data, NULL};
