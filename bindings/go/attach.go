@@ -371,8 +371,11 @@ func (l *lane) hungUp() bool {
 // deadErr is what calls return once l is known to be gone.
 func (l *lane) deadErr() error {
 	// The daemon writes the state before it closes the socket we saw close.
-	if atomic.LoadUint32(l.laneState) == LaneDropped {
+	switch atomic.LoadUint32(l.laneState) {
+	case LaneDropped:
 		return ErrLaneDropped
+	case LaneEvicted:
+		return ErrEvicted
 	}
 	return ErrDisconnected
 }

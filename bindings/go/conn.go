@@ -297,7 +297,7 @@ func done(ctx context.Context) bool {
 // connection, and across daemon restarts (the command is resubmitted on the new lane
 // if the daemon went away before answering it). It assigns cmd.RequestID. It returns
 // the result, with an *Error when the daemon answered with ERROR (the result is then
-// that ERROR message); or a wrapped ctx.Err(), ErrDisconnected, ErrLaneDropped,
+// that ERROR message); or a wrapped ctx.Err(), ErrDisconnected, ErrLaneDropped, ErrEvicted,
 // ErrClosed. When ctx ends first, the late result is discarded when it arrives.
 func (c *Conn) Call(ctx context.Context, cmd *Msg) (Msg, error) {
 	if cmd.Length > PayloadSize {
@@ -566,5 +566,6 @@ func (c *Conn) DaemonInfo() DaemonInfo {
 
 // isDisconnect reports whether err means the connection is gone for good.
 func isDisconnect(err error) bool {
-	return errors.Is(err, ErrDisconnected) || errors.Is(err, ErrLaneDropped) || errors.Is(err, ErrClosed)
+	return errors.Is(err, ErrDisconnected) || errors.Is(err, ErrLaneDropped) ||
+		errors.Is(err, ErrEvicted) || errors.Is(err, ErrClosed)
 }

@@ -76,6 +76,8 @@ var (
 	ErrBadLog            = &Error{Code: EBadLog}
 	ErrUnreachable       = &Error{Code: EUnreachable}
 	ErrTableNotReady     = &Error{Code: ETableNotReady}
+	ErrUnknownClient     = &Error{Code: EUnknownClient}
+	ErrEvicted           = &Error{Code: EEvicted}
 	errProtocolSentinels = []*Error{ErrBadMagic, ErrVersion, ErrLayout, ErrUnknownType,
 		ErrBadLength, ErrBadFlags, ErrBlobRange, ErrBlobTooSmall, ErrDenied,
 		ErrTooManyClients, ErrHandshake, ErrDisconnected, ErrLaneDropped, ErrShuttingDown,
@@ -83,7 +85,7 @@ var (
 		ErrWrongHunt, ErrOffMap, ErrBlocked, ErrTooFast, ErrBadValue, ErrTooManyHunts,
 		ErrTooManyEntities, ErrBadMap, ErrBadSnapshot, ErrWalFailed, ErrSessionInUse,
 		ErrRollbackRange, ErrRollbackConflict, ErrBusy, ErrNoStore, ErrBadLog,
-		ErrUnreachable, ErrTableNotReady}
+		ErrUnreachable, ErrTableNotReady, ErrUnknownClient, ErrEvicted}
 )
 
 // Errors of this package that are not protocol codes.

@@ -6,7 +6,7 @@ package cairn
 const ProtoMajor = 1
 
 // ProtoMinor Protocol minor version.
-const ProtoMinor = 4
+const ProtoMinor = 5
 
 // StateMagic "CAIRNST\0" read as a little-endian u64: the first 8 bytes of a state segment.
 const StateMagic = 0x54534E52494143
@@ -107,8 +107,14 @@ const LaneDropped = 2
 // LaneClosed The daemon is shutting down or the client detached.
 const LaneClosed = 3
 
+// LaneEvicted An operator evicted this client: it must not come back on its own.
+const LaneEvicted = 4
+
 // HelloSession A hello_session follows the hello.
 const HelloSession = 1
+
+// HelloObserve No lane: the welcome carries the state segment's descriptor only, and the daemon then closes the connection. For monitors (ringtop) that read the state segment and send nothing; the same uid/gid checks apply.
+const HelloObserve = 2
 
 // WalNone No log (--durability=none).
 const WalNone = 0
@@ -321,6 +327,11 @@ const MsgPathToClue = 34
 const MsgPathToClueLenMin = 28
 const MsgPathToClueLenMax = 28
 
+// MsgEvict Operator: stop serving another client (lane state EVICTED; its socket is closed); it must not reattach on its own. Refused with BAD_VALUE for the sender itself, UNKNOWN_CLIENT when no such client is attached.
+const MsgEvict = 35
+const MsgEvictLenMin = 8
+const MsgEvictLenMax = 8
+
 // MsgPong Answer to PING.
 const MsgPong = 32769
 const MsgPongLenMin = 16
@@ -425,6 +436,11 @@ const MsgDistanceReplyLenMax = 24
 const MsgPathReply = 32801
 const MsgPathReplyLenMin = 36
 const MsgPathReplyLenMax = 36
+
+// MsgEvicted Answer to EVICT.
+const MsgEvicted = 32803
+const MsgEvictedLenMin = 20
+const MsgEvictedLenMax = 20
 
 // MsgError Answer to any command that failed; hdr.status holds the code.
 const MsgError = 65535
@@ -541,6 +557,12 @@ const EUnreachable = 1036
 
 // ETableNotReady the map's first-move table is not built (still building, or the map is larger than --table-max-cells): ask with method AUTO, or later
 const ETableNotReady = 1037
+
+// EUnknownClient no client with this id is attached
+const EUnknownClient = 1038
+
+// EEvicted an operator evicted this client
+const EEvicted = 1039
 const StateHeaderSize = 256
 const StateHeaderOffMagic = 0
 const StateHeaderOffVersionMajor = 8
@@ -1035,6 +1057,15 @@ const PathReplyOffOutLength = 24
 const PathReplyOffMethod = 28
 const PathReplyOffExpansions = 32
 const PathReplyOffReserved = 36
+const EvictSize = 40
+const EvictOffClientId = 0
+const EvictOffReserved = 8
+const EvictedSize = 40
+const EvictedOffClientId = 0
+const EvictedOffLane = 8
+const EvictedOffPid = 12
+const EvictedOffUid = 16
+const EvictedOffReserved = 20
 const MetricsHeaderSize = 128
 const MetricsHeaderOffFlags = 0
 const MetricsHeaderOffHistBuckets = 4
@@ -1137,6 +1168,8 @@ var ErrorMessages = map[int32]string{
 	1035: "the write-ahead log is damaged or does not match this daemon's maps",
 	1036: "no path joins the two cells: the goal lies in another part of the map",
 	1037: "the map's first-move table is not built (still building, or the map is larger than --table-max-cells): ask with method AUTO, or later",
+	1038: "no client with this id is attached",
+	1039: "an operator evicted this client",
 }
 
 // ErrorNames maps each protocol error code to its schema name.
@@ -1178,6 +1211,8 @@ var ErrorNames = map[int32]string{
 	1035: "BAD_LOG",
 	1036: "UNREACHABLE",
 	1037: "TABLE_NOT_READY",
+	1038: "UNKNOWN_CLIENT",
+	1039: "EVICTED",
 }
 
 // StructField is one scalar field of a struct, arrays flattened to their element.
@@ -1754,6 +1789,17 @@ var Structs = map[string]StructLayout{
 		{"method", 28, 4, 1, false},
 		{"expansions", 32, 4, 1, false},
 		{"_reserved", 36, 1, 4, false},
+	}},
+	"evict": {40, []StructField{
+		{"client_id", 0, 8, 1, false},
+		{"_reserved", 8, 1, 32, false},
+	}},
+	"evicted": {40, []StructField{
+		{"client_id", 0, 8, 1, false},
+		{"lane", 8, 4, 1, false},
+		{"pid", 12, 4, 1, true},
+		{"uid", 16, 4, 1, false},
+		{"_reserved", 20, 1, 20, false},
 	}},
 	"metrics_header": {128, []StructField{
 		{"flags", 0, 4, 1, false},

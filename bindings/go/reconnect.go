@@ -112,7 +112,8 @@ func (c *Conn) runRecovery(ctx context.Context, seen *lane) error {
 			return nil
 		}
 		code := seen.deadErr()
-		if code == ErrLaneDropped || c.reconnect < 0 {
+		// Only a plain disconnection reattaches: a dropped or evicted lane must not.
+		if code != ErrDisconnected || c.reconnect < 0 {
 			return c.giveUp(code)
 		}
 		rc.deadline = time.Now().Add(c.reconnect)

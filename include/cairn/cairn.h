@@ -28,7 +28,9 @@
  * cairn_check, cairn_events_wait, the game calls) wait for it within their timeouts,
  * and the others (cairn_submit, cairn_poll) return -EAGAIN. If no daemon takes the
  * session back in time, every call returns -CAIRN_E_DISCONNECTED from then on. A lane
- * the daemon dropped for corruption (-CAIRN_E_LANE_DROPPED) is never reattached.
+ * the daemon dropped for corruption (-CAIRN_E_LANE_DROPPED) is never reattached, nor is
+ * one an operator evicted (cairnctl evict): every call then returns -CAIRN_E_EVICTED
+ * where the others say -CAIRN_E_LANE_DROPPED.
  */
 #ifndef CAIRN_CAIRN_H
 #define CAIRN_CAIRN_H

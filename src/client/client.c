@@ -410,8 +410,14 @@ int cairn__lane_dead_code(const struct cairn__lane *l)
 {
 	const struct cairn_lane_header *h = l->base;
 	/* Relaxed: the daemon writes the state before closing the socket we saw close. */
-	return cairn__load_relaxed(&h->lane_state) == CAIRN_LANE_DROPPED ? -CAIRN_E_LANE_DROPPED
-									 : -CAIRN_E_DISCONNECTED;
+	switch (cairn__load_relaxed(&h->lane_state)) {
+	case CAIRN_LANE_DROPPED:
+		return -CAIRN_E_LANE_DROPPED;
+	case CAIRN_LANE_EVICTED:
+		return -CAIRN_E_EVICTED;
+	default:
+		return -CAIRN_E_DISCONNECTED;
+	}
 }
 
 bool cairn__lane_hung_up(const struct cairn__lane *l)

@@ -279,7 +279,11 @@ bool cairn__lane_hung_up(const struct cairn__lane *l);
  */
 int cairn__lane_check(cairn_client *c, struct cairn__lane *l, uint64_t until, bool wait);
 
-/* What calls return once l is known to be gone: DISCONNECTED or LANE_DROPPED. */
+/*
+ * What calls return once l is known to be gone: LANE_DROPPED or EVICTED when the daemon
+ * said so in the lane state (the connection is then given up for good), else
+ * DISCONNECTED (a reattach may follow).
+ */
 int cairn__lane_dead_code(const struct cairn__lane *l);
 
 /*
@@ -326,7 +330,7 @@ void cairn__recovery_fini(cairn_client *c);
  * Returns 0 when the current lane is no longer seen (retry on it); -EAGAIN (not wait)
  * while the reattach is not done; -ETIMEDOUT when until passed first; or, once the
  * connection is given up for good, the code every call now returns
- * (-CAIRN_E_DISCONNECTED, -CAIRN_E_LANE_DROPPED).
+ * (-CAIRN_E_DISCONNECTED, -CAIRN_E_LANE_DROPPED, -CAIRN_E_EVICTED).
  */
 int cairn__client_recover(cairn_client *c, struct cairn__lane *seen, uint64_t until, bool wait);
 

@@ -654,8 +654,11 @@ static int run(cairn_client *c, struct cairn__lane *seen, uint64_t until, bool w
 			return 0;
 		}
 		int code = cairn__lane_dead_code(seen);
-		if (code == -CAIRN_E_LANE_DROPPED || c->reconnect_ns < 0) {
-			/* Dropped for what the lane held, or asked not to: as before sessions. */
+		if (code != -CAIRN_E_DISCONNECTED || c->reconnect_ns < 0) {
+			/*
+			 * Dropped for what the lane held, evicted by an operator, or asked not
+			 * to: as before sessions. Only a daemon that went away is reattached.
+			 */
 			return give_up(c, code);
 		}
 		rc->deadline = cairn__now_ns() + (uint64_t)c->reconnect_ns;

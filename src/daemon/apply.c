@@ -163,23 +163,83 @@ static void publish_counters(struct applier *a)
 	cairn__store_relaxed(&k->lanes_active, (uint64_t)a->nactive);
 }
 
-static void drop_lane(struct applier *a, struct lane *l, const char *why)
+/*
+ * Stops serving l for good, with this lane state for its client to read (DROPPED or
+ * EVICTED), and asks the control thread to close its socket.
+ */
+static void stop_serving(struct applier *a, struct lane *l, uint32_t state)
 {
 	struct cairn_lane_header *h = l->base;
-	cairn__warn("dropping lane %u (client %llu, pid %d, \"%s\"): %s", l->id,
-		    (unsigned long long)l->client_id, (int)l->pid, l->name, why);
 	l->dropped = true;
+	l->evicted = state == CAIRN_LANE_EVICTED;
 	l->serving = false;
 	if (l->m) {
 		publish_lane(l);
 	}
 	/* Tell the client why before the control thread closes its socket. */
-	cairn__store_release(&h->lane_state, CAIRN_LANE_DROPPED);
+	cairn__store_release(&h->lane_state, state);
 	cairn__doorbell_ring(&l->res.hdr->bell);
 	remove_active(a, l);
-	a->dropped++;
 	/* The lane stays mapped until its EV_DETACH is answered with EV_RELEASED. */
 	cairnd_post_to_control(a->d, EV_DROPPED, l);
+}
+
+static void drop_lane(struct applier *a, struct lane *l, const char *why)
+{
+	cairn__warn("dropping lane %u (client %llu, pid %d, \"%s\"): %s", l->id,
+		    (unsigned long long)l->client_id, (int)l->pid, l->name, why);
+	a->dropped++;
+	stop_serving(a, l, CAIRN_LANE_DROPPED);
+}
+
+/*
+ * EVICT: stops serving another client at an operator's request (l is the operator's
+ * lane). The evicted client reads lane state EVICTED and does not reattach on its own;
+ * its results not yet published are lost with the lane, as with a dropped lane.
+ */
+static void evict(struct applier *a, struct lane *l, const struct cairn_msg *cmd,
+		  struct cairn_msg *out)
+{
+	if (cmd->hdr.flags != 0) {
+		cairnd_error_result(cmd, CAIRN_E_BAD_FLAGS, cmd->hdr.flags, out);
+		return;
+	}
+	if (cmd->hdr.length != CAIRN_MSG_EVICT_LEN_MIN) {
+		cairnd_error_result(cmd, CAIRN_E_BAD_LENGTH, cmd->hdr.length, out);
+		return;
+	}
+	struct cairn_evict e;
+	memcpy(&e, cmd->payload, sizeof(e));
+	if (e.client_id == l->client_id) {
+		cairnd_error_result(cmd, CAIRN_E_BAD_VALUE, 0, out);
+		return;
+	}
+	struct lane *v = NULL;
+	for (unsigned i = 0; i < a->nactive && !v; i++) {
+		if (a->active[i]->client_id == e.client_id && a->active[i]->serving) {
+			v = a->active[i];
+		}
+	}
+	if (!v) {
+		cairnd_error_result(cmd, CAIRN_E_UNKNOWN_CLIENT, 0, out);
+		return;
+	}
+	cairn__warn("evicted client %llu (pid %d, \"%s\", lane %u) at the request of client %llu "
+		    "(pid %d, uid %u)",
+		    (unsigned long long)v->client_id, (int)v->pid, v->name, v->id,
+		    (unsigned long long)l->client_id, (int)l->pid, (unsigned)l->uid);
+	struct cairn_evicted r;
+	memset(&r, 0, sizeof(r));
+	r.client_id = v->client_id;
+	r.lane = v->id;
+	r.pid = (int32_t)v->pid;
+	r.uid = (uint32_t)v->uid;
+	stop_serving(a, v, CAIRN_LANE_EVICTED);
+	memset(out, 0, sizeof(*out));
+	out->hdr.type = CAIRN_MSG_EVICTED;
+	out->hdr.length = CAIRN_MSG_EVICTED_LEN_MIN;
+	out->hdr.request_id = cmd->hdr.request_id;
+	memcpy(out->payload, &r, sizeof(r));
 }
 
 static void take_control_messages(struct applier *a)
@@ -438,6 +498,13 @@ static uint64_t apply_one(struct applier *a, struct lane *l, const struct cairn_
 	struct daemon *d = a->d;
 	struct cairnd_store *s = &d->store;
 	uint16_t t = cmd->hdr.type;
+	if (t == CAIRN_MSG_EVICT) {
+		/* Not a change of the game: nothing to log; it waits like any read. */
+		evict(a, l, cmd, out);
+		cairn__count_command(d->engine_counters, t,
+				     out->hdr.type == CAIRN_MSG_ERROR ? out->hdr.status : 0);
+		return s->wal ? s->appended : 0;
+	}
 	if (!s->wal) {
 		if (t == CAIRN_MSG_SNAPSHOT || t == CAIRN_MSG_ROLLBACK) {
 			cairnd_error_result(cmd, CAIRN_E_NO_STORE, 0, out);

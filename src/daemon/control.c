@@ -711,8 +711,10 @@ static void release_lane(struct control *c, struct lane *l)
 		c->reclaimed++;
 	}
 	cairn__info("%s lane %u of client %llu (pid %d)",
-		    l->dropped ? "freed dropped" : "reclaimed", l->id,
-		    (unsigned long long)l->client_id, (int)l->pid);
+		    l->evicted   ? "freed evicted"
+		    : l->dropped ? "freed dropped"
+				 : "reclaimed",
+		    l->id, (unsigned long long)l->client_id, (int)l->pid);
 	munmap(l->base, l->size);
 	l->base = NULL;
 	l->phase = LANE_FREE;
@@ -839,6 +841,11 @@ int cairnd_run(struct daemon *d)
 	if (r < 0) {
 		return r;
 	}
+	/* Bound before the recovery, so that a port in use is said at once. */
+	r = cairnd_metrics_http_open(d);
+	if (r < 0) {
+		return r;
+	}
 	r = make_state(d, d->numa_node);
 	if (r < 0) {
 		return r;
@@ -873,6 +880,11 @@ int cairnd_run(struct daemon *d)
 	if (r < 0) {
 		unlink(d->cfg.socket_path);
 		return r;
+	}
+	int http_err = cairnd_metrics_http_start(d);
+	if (http_err < 0) {
+		/* The apply thread runs: stop it as SIGTERM would, then report. */
+		begin_stop(&c, "the metrics endpoint did not start");
 	}
 	cairn__store_relaxed(&d->hdr->daemon_state, CAIRN_DAEMON_RUNNING);
 	cairn__info("listening on %s (max %u clients, protocol %d.%d)", d->cfg.socket_path,
@@ -915,6 +927,8 @@ int cairnd_run(struct daemon *d)
 		sample_daemon(d);
 	}
 	pthread_join(d->apply_thread, NULL);
+	/* The endpoint reads the state segment: it stops before anything is torn down. */
+	cairnd_metrics_http_stop(d);
 	cairnd_solver_stop(d);
 	cairnd_store_close(d);
 	cairn__store_relaxed(&d->hdr->daemon_state, CAIRN_DAEMON_STOPPED);
@@ -941,5 +955,5 @@ int cairnd_run(struct daemon *d)
 	close(d->control_efd);
 	cairn__engine_free(d->engine);
 	d->engine = NULL;
-	return d->apply_result;
+	return http_err < 0 ? http_err : d->apply_result;
 }

@@ -12,6 +12,7 @@
 #ifndef CAIRN_DAEMON_DAEMON_H
 #define CAIRN_DAEMON_DAEMON_H
 
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -72,6 +73,8 @@ struct cairnd_config {
 
 	/* Operations. */
 	bool metrics; /* --metrics on (default): keep the metrics in the state segment */
+	const char *metrics_listen;      /* --metrics-listen as given, or NULL: no endpoint */
+	struct sockaddr_in metrics_addr; /* ... parsed */
 };
 
 /* Session ids the control thread has seen (the welcome's "resumed"). */
@@ -145,14 +148,15 @@ struct lane {
 	 * Set by the apply thread before it posts EV_DROPPED; the control thread reads it
 	 * after taking that message from the mutex-protected queue.
 	 */
-	bool dropped; /* rings found corrupted */
+	bool dropped; /* no longer served: rings found corrupted, or evicted */
+	bool evicted; /* ... by an operator (EVICT) */
 };
 
 /* A message between the two threads about one lane. */
 enum lane_event {
 	EV_ATTACH,   /* control -> apply: start serving */
 	EV_DETACH,   /* control -> apply: stop serving, then answer EV_RELEASED */
-	EV_DROPPED,  /* apply -> control: corrupted rings, no longer served; close the socket */
+	EV_DROPPED,  /* apply -> control: no longer served (corrupted, evicted); close the socket */
 	EV_RELEASED, /* apply -> control: never touched again; free it (NULL: apply exited) */
 };
 
@@ -220,6 +224,14 @@ struct cairnd_store {
 	struct cairn__replica follower; /* store thread only once started */
 };
 
+/* The Prometheus endpoint (metrics_http.c): its socket and its thread. */
+struct cairnd_http {
+	int listen_fd; /* -1: no endpoint */
+	int stop_fd;   /* eventfd: written once to stop the thread */
+	pthread_t thread;
+	bool started;
+};
+
 struct daemon {
 	struct cairnd_config cfg;
 	int numa_node; /* of cfg.cpu, or -1 */
@@ -265,6 +277,7 @@ struct daemon {
 	struct cairnd_store store;
 	struct cairnd_solver solver;
 	struct cairnd_sessions known; /* control thread */
+	struct cairnd_http http;
 };
 
 /* control.c */
@@ -284,6 +297,19 @@ void cairnd_store_close(struct daemon *d);      /* after the apply thread has fi
 bool cairnd_store_hold(const struct daemon *d); /* whether results wait for the log */
 /* Keeps a helper thread off the apply thread's CPU (--cpu) when another CPU is allowed. */
 void cairnd_keep_off_apply_cpu(const struct daemon *d, pthread_t t);
+
+/*
+ * metrics_http.c: the Prometheus endpoint. parse_listen checks a --metrics-listen value
+ * (an IPv4 address or localhost, a port from 1 to 65535) into *out, or writes a
+ * sentence into err and returns -EINVAL. open binds and listens (a no-op without the
+ * flag; returns 0 or -errno, having logged why); start runs the thread, which reads
+ * only the state segment; stop ends it and closes the socket, and must come before the
+ * state segment goes away. All three are called by the control thread.
+ */
+int cairnd_metrics_parse_listen(const char *s, struct sockaddr_in *out, char *err, size_t errlen);
+int cairnd_metrics_http_open(struct daemon *d);
+int cairnd_metrics_http_start(struct daemon *d);
+void cairnd_metrics_http_stop(struct daemon *d);
 
 /* handlers.c: an ERROR result answering cmd with code and its detail value, into *out. */
 void cairnd_error_result(const struct cairn_msg *cmd, int code, uint32_t detail,

@@ -86,6 +86,10 @@ static void usage(FILE *f)
 		"Operations:\n"
 		"  --metrics on|off       keep per-lane, log and daemon metrics in the state\n"
 		"                         segment for ringtop and Prometheus (default on)\n"
+		"  --metrics-listen HOST:PORT\n"
+		"                         serve them at http://HOST:PORT/metrics in the\n"
+		"                         Prometheus text format (HOST: an IPv4 address or\n"
+		"                         localhost; default: no endpoint)\n"
 		"\n"
 		"The solver (NEXT_MOVE, DISTANCE, PATH, PATH_TO_CLUE):\n"
 		"  --solver-threads N     worker threads for path searches, kept off --cpu\n"
@@ -149,6 +153,7 @@ enum {
 	OPT_SOLVER_THREADS,
 	OPT_TABLE_MAX_CELLS,
 	OPT_METRICS,
+	OPT_METRICS_LISTEN,
 };
 
 /* Picks one of names[] (NULL-terminated) by string; returns its index or -1. */
@@ -219,6 +224,7 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 		{"solver-threads", required_argument, NULL, OPT_SOLVER_THREADS},
 		{"table-max-cells", required_argument, NULL, OPT_TABLE_MAX_CELLS},
 		{"metrics", required_argument, NULL, OPT_METRICS},
+		{"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
 		{0},
 	};
 	long long v;
@@ -393,6 +399,16 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 				return -1;
 			}
 			cfg->metrics = m == 1;
+			break;
+		}
+		case OPT_METRICS_LISTEN: {
+			char why[256];
+			if (cairnd_metrics_parse_listen(optarg, &cfg->metrics_addr, why,
+							sizeof(why)) < 0) {
+				fprintf(stderr, "cairnd: %s\n", why);
+				return -1;
+			}
+			cfg->metrics_listen = optarg;
 			break;
 		}
 		case OPT_TABLE_MAX_CELLS:

@@ -1281,6 +1281,19 @@ static void check_c_struct(const struct doc *d)
 		XU("out_length", p.out_length);
 		XU("method", p.method);
 		XU("expansions", p.expansions);
+	} else if (strcmp(s, "evict") == 0) {
+		struct cairn_evict p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("client_id", p.client_id);
+		XBYTES("_reserved", p._reserved);
+	} else if (strcmp(s, "evicted") == 0) {
+		struct cairn_evicted p;
+		memcpy(&p, d->bin, sizeof(p));
+		XU("client_id", p.client_id);
+		XU("lane", p.lane);
+		XI("pid", p.pid);
+		XU("uid", p.uid);
+		XBYTES("_reserved", p._reserved);
 	} else if (strcmp(s, "metrics_header") == 0) {
 		struct cairn_metrics_header p;
 		memcpy(&p, d->bin, sizeof(p));

@@ -4,7 +4,7 @@
 /** Protocol major version. */
 exports.PROTO_MAJOR = 1;
 /** Protocol minor version. */
-exports.PROTO_MINOR = 4;
+exports.PROTO_MINOR = 5;
 /** "CAIRNST\0" read as a little-endian u64: the first 8 bytes of a state segment. */
 exports.STATE_MAGIC = 0x54534E52494143n;
 /** "CAIRNLN\0" read as a little-endian u64: the first 8 bytes of a lane segment. */
@@ -71,8 +71,12 @@ exports.LANE_ACTIVE = 1;
 exports.LANE_DROPPED = 2;
 /** The daemon is shutting down or the client detached. */
 exports.LANE_CLOSED = 3;
+/** An operator evicted this client: it must not come back on its own. */
+exports.LANE_EVICTED = 4;
 /** A hello_session follows the hello. */
 exports.HELLO_SESSION = 1;
+/** No lane: the welcome carries the state segment's descriptor only, and the daemon then closes the connection. For monitors (ringtop) that read the state segment and send nothing; the same uid/gid checks apply. */
+exports.HELLO_OBSERVE = 2;
 /** No log (--durability=none). */
 exports.WAL_NONE = 0;
 /** io_uring: a write linked to an fdatasync, reaped without a syscall. */
@@ -231,6 +235,10 @@ exports.MSG_PATH_LEN_MAX = 36;
 exports.MSG_PATH_TO_CLUE = 34;
 exports.MSG_PATH_TO_CLUE_LEN_MIN = 28;
 exports.MSG_PATH_TO_CLUE_LEN_MAX = 28;
+/** Operator: stop serving another client (lane state EVICTED; its socket is closed); it must not reattach on its own. Refused with BAD_VALUE for the sender itself, UNKNOWN_CLIENT when no such client is attached. */
+exports.MSG_EVICT = 35;
+exports.MSG_EVICT_LEN_MIN = 8;
+exports.MSG_EVICT_LEN_MAX = 8;
 /** Answer to PING. */
 exports.MSG_PONG = 32769;
 exports.MSG_PONG_LEN_MIN = 16;
@@ -315,6 +323,10 @@ exports.MSG_DISTANCE_REPLY_LEN_MAX = 24;
 exports.MSG_PATH_REPLY = 32801;
 exports.MSG_PATH_REPLY_LEN_MIN = 36;
 exports.MSG_PATH_REPLY_LEN_MAX = 36;
+/** Answer to EVICT. */
+exports.MSG_EVICTED = 32803;
+exports.MSG_EVICTED_LEN_MIN = 20;
+exports.MSG_EVICTED_LEN_MAX = 20;
 /** Answer to any command that failed; hdr.status holds the code. */
 exports.MSG_ERROR = 65535;
 exports.MSG_ERROR_LEN_MIN = 8;
@@ -393,6 +405,10 @@ exports.E_BAD_LOG = 1035;
 exports.E_UNREACHABLE = 1036;
 /** the map's first-move table is not built (still building, or the map is larger than --table-max-cells): ask with method AUTO, or later */
 exports.E_TABLE_NOT_READY = 1037;
+/** no client with this id is attached */
+exports.E_UNKNOWN_CLIENT = 1038;
+/** an operator evicted this client */
+exports.E_EVICTED = 1039;
 exports.STATE_HEADER_SIZE = 256;
 exports.STATE_HEADER_OFF_MAGIC = 0;
 exports.STATE_HEADER_OFF_VERSION_MAJOR = 8;
@@ -887,6 +903,15 @@ exports.PATH_REPLY_OFF_OUT_LENGTH = 24;
 exports.PATH_REPLY_OFF_METHOD = 28;
 exports.PATH_REPLY_OFF_EXPANSIONS = 32;
 exports.PATH_REPLY_OFF_RESERVED = 36;
+exports.EVICT_SIZE = 40;
+exports.EVICT_OFF_CLIENT_ID = 0;
+exports.EVICT_OFF_RESERVED = 8;
+exports.EVICTED_SIZE = 40;
+exports.EVICTED_OFF_CLIENT_ID = 0;
+exports.EVICTED_OFF_LANE = 8;
+exports.EVICTED_OFF_PID = 12;
+exports.EVICTED_OFF_UID = 16;
+exports.EVICTED_OFF_RESERVED = 20;
 exports.METRICS_HEADER_SIZE = 128;
 exports.METRICS_HEADER_OFF_FLAGS = 0;
 exports.METRICS_HEADER_OFF_HIST_BUCKETS = 4;
@@ -988,6 +1013,8 @@ exports.ERROR_MESSAGES = Object.freeze({
   1035: "the write-ahead log is damaged or does not match this daemon's maps",
   1036: "no path joins the two cells: the goal lies in another part of the map",
   1037: "the map's first-move table is not built (still building, or the map is larger than --table-max-cells): ask with method AUTO, or later",
+  1038: "no client with this id is attached",
+  1039: "an operator evicted this client",
 });
 
 exports.ERROR_NAMES = Object.freeze({
@@ -1028,6 +1055,8 @@ exports.ERROR_NAMES = Object.freeze({
   1035: "BAD_LOG",
   1036: "UNREACHABLE",
   1037: "TABLE_NOT_READY",
+  1038: "UNKNOWN_CLIENT",
+  1039: "EVICTED",
 });
 
 /** Every schema struct: {size, fields: [[dotted field, offset, element size, count, signed]]}. */
@@ -1589,6 +1618,17 @@ exports.STRUCTS = Object.freeze({
     ["method", 28, 4, 1, false],
     ["expansions", 32, 4, 1, false],
     ["_reserved", 36, 1, 4, false],
+  ])}),
+  "evict": Object.freeze({size: 40, fields: Object.freeze([
+    ["client_id", 0, 8, 1, false],
+    ["_reserved", 8, 1, 32, false],
+  ])}),
+  "evicted": Object.freeze({size: 40, fields: Object.freeze([
+    ["client_id", 0, 8, 1, false],
+    ["lane", 8, 4, 1, false],
+    ["pid", 12, 4, 1, true],
+    ["uid", 16, 4, 1, false],
+    ["_reserved", 20, 1, 20, false],
   ])}),
   "metrics_header": Object.freeze({size: 128, fields: Object.freeze([
     ["flags", 0, 4, 1, false],
