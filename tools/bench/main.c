@@ -36,6 +36,8 @@ static const struct subcommand subcommands[] = {
 	 "PING and MOVE round trips through the Go, Python and Node bindings, against sockets"},
 	{"metrics", bench_metrics_main,
 	 "what the metrics cost: MOVE throughput through cairnd, --metrics on against off"},
+	{"scale", bench_scale_main,
+	 "MOVE throughput and round trip through cairnd with 1, 2, 4 and 8 host threads"},
 };
 
 #define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))
