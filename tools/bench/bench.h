@@ -23,6 +23,7 @@ int bench_wal_main(int argc, char **argv);
 int bench_solver_main(int argc, char **argv);
 int bench_bindings_main(int argc, char **argv);
 int bench_metrics_main(int argc, char **argv);
+int bench_baselines_main(int argc, char **argv);
 int bench_scale_main(int argc, char **argv);
 
 /*

@@ -36,6 +36,8 @@ static const struct subcommand subcommands[] = {
 	 "PING and MOVE round trips through the Go, Python and Node bindings, against sockets"},
 	{"metrics", bench_metrics_main,
 	 "what the metrics cost: MOVE throughput through cairnd, --metrics on against off"},
+	{"baselines", bench_baselines_main,
+	 "the same traffic over cairn, the engine on a Unix socket, and Redis (GEOADD)"},
 	{"scale", bench_scale_main,
 	 "MOVE throughput and round trip through cairnd with 1, 2, 4 and 8 host threads"},
 };
@@ -50,7 +52,7 @@ static void usage(FILE *f)
 		   "\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < NSUB; i++) {
-		fprintf(f, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
+		fprintf(f, "  %-9s %s\n", subcommands[i].name, subcommands[i].summary);
 	}
 	fprintf(f, "\n"
 		   "Every command takes --help, --quick (a shorter run), --json (one JSON object\n"
