@@ -70,6 +70,14 @@ def value(fams, family, sample, **labels):
     fail("no sample %s%r in %s" % (sample, labels, family))
 
 
+def maybe_value(fams, family, sample, **labels):
+    """value(), or None while the sample is not there yet."""
+    for s in (fams.get(family).samples if fams.get(family) else []):
+        if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items()):
+            return s.value
+    return None
+
+
 def lane_labels(host):
     return {"client": str(host.client)}
 
@@ -142,9 +150,11 @@ def body(d, ops_host, hosts):
     deadline = time.monotonic() + 5
     while True:
         text, fams = scrape(port)
-        got = value(fams, "cairn_lane_commands", "cairn_lane_commands_total", **lane_labels(a))
-        lsn = value(fams, "cairn_wal_durable_lsn", "cairn_wal_durable_lsn")
-        if (got == sent and lsn >= 11) or time.monotonic() > deadline:
+        got = maybe_value(fams, "cairn_lane_commands", "cairn_lane_commands_total", **lane_labels(a))
+        got_b = maybe_value(fams, "cairn_lane_commands", "cairn_lane_commands_total", client=str(b.client))
+        lsn = maybe_value(fams, "cairn_wal_durable_lsn", "cairn_wal_durable_lsn") or 0
+        # Both lanes: each host's last answer may come before the counters that count it.
+        if (got == sent and got_b == 3 and lsn >= 11) or time.monotonic() > deadline:
             break
         time.sleep(0.05)
     ok("the scrape parses with prometheus_client (%d families, %d bytes)" % (len(fams), len(text)))
