@@ -108,8 +108,7 @@ static int send_hello(int sock, const cairn_client *c, uint32_t resubmitting)
 	return 0;
 }
 
-/* Receives the welcome and, when it says yes, the state and lane descriptors. */
-static int recv_welcome(int sock, struct cairn_welcome *w, int fds[2])
+int cairn__recv_welcome(int sock, struct cairn_welcome *w, int *fds, int want)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * 2)];
@@ -134,7 +133,7 @@ static int recv_welcome(int sock, struct cairn_welcome *w, int fds[2])
 			int got[4];
 			memcpy(got, CMSG_DATA(c), (k > 4 ? 4 : k) * sizeof(int));
 			for (size_t i = 0; i < k && i < 4; i++) {
-				if (nfds < 2) {
+				if (nfds < want) {
 					fds[nfds++] = got[i];
 				} else {
 					close(got[i]);
@@ -160,7 +159,7 @@ static int recv_welcome(int sock, struct cairn_welcome *w, int fds[2])
 		}
 		return w->status > 0 ? -w->status : -CAIRN_E_HANDSHAKE;
 	}
-	if (nfds != 2) {
+	if (nfds != want) {
 		goto bad;
 	}
 	return 0;
@@ -171,8 +170,7 @@ bad:
 	return -CAIRN_E_HANDSHAKE;
 }
 
-/* Maps a whole segment received from the daemon, refusing absurd sizes before mmap. */
-static int map_whole(int fd, bool writable, void **base, uint64_t *size)
+int cairn__map_whole(int fd, bool writable, void **base, uint64_t *size)
 {
 	int r = cairn__fd_size(fd, size);
 	if (r < 0) {
@@ -191,7 +189,7 @@ static int map_whole(int fd, bool writable, void **base, uint64_t *size)
 static int map_segments(struct cairn__lane *l, int state_fd, int lane_fd)
 {
 	struct cairn__lane_layout lay;
-	int r = map_whole(state_fd, false, &l->state, &l->state_size);
+	int r = cairn__map_whole(state_fd, false, &l->state, &l->state_size);
 	if (r < 0) {
 		return r;
 	}
@@ -199,7 +197,7 @@ static int map_segments(struct cairn__lane *l, int state_fd, int lane_fd)
 	if (r < 0) {
 		return r;
 	}
-	r = map_whole(lane_fd, true, &l->base, &l->size);
+	r = cairn__map_whole(lane_fd, true, &l->base, &l->size);
 	if (r < 0) {
 		return r;
 	}
@@ -282,7 +280,7 @@ int cairn__lane_attach(cairn_client *c, uint32_t resubmitting, uint64_t timeout_
 		goto fail;
 	}
 	struct cairn_welcome w;
-	r = recv_welcome(l->sock, &w, fds);
+	r = cairn__recv_welcome(l->sock, &w, fds, 2);
 	if (r < 0) {
 		goto fail;
 	}

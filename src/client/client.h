@@ -314,6 +314,17 @@ void cairn__lane_ring_daemon(struct cairn__lane *l);
  */
 int cairn__route(cairn_client *c, const struct cairn_msg *m);
 
+/*
+ * Receives the welcome and, when it says yes, exactly want descriptors (2: the state and
+ * lane segments; 1: the state segment, for an observer) into fds. Returns 0, -ETIMEDOUT,
+ * -errno, -CAIRN_E_DISCONNECTED, -CAIRN_E_VERSION, -CAIRN_E_HANDSHAKE or the refusal's
+ * code; on failure no descriptor is left open.
+ */
+int cairn__recv_welcome(int sock, struct cairn_welcome *w, int *fds, int want);
+
+/* Maps a whole segment received from the daemon, refusing absurd sizes before mmap. */
+int cairn__map_whole(int fd, bool writable, void **base, uint64_t *size);
+
 /* game.c: a late result of an abandoned call arrived; frees the slice it held, if any. */
 void cairn__slices_late(cairn_client *c, uint64_t request_id);
 

@@ -10,12 +10,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "cairn/cairn.h"
+#include "client/client.h"
 #include "common/atomic.h"
 #include "common/clock.h"
 
@@ -33,8 +33,8 @@ int cairn__observe(const char *path, struct cairn__observed *o, char *err, size_
 	memset(o, 0, sizeof(*o));
 	if (!path) {
 		if (cairn_default_socket_path(def, sizeof(def)) < 0) {
-			return say(err, errlen, -ENAMETOOLONG, "%s: the default socket path is too long%s",
-				   "cairn");
+			return say(err, errlen, -ENAMETOOLONG,
+				   "%s: the default socket path is too long%s", "cairn");
 		}
 		path = def;
 	}
@@ -69,69 +69,31 @@ int cairn__observe(const char *path, struct cairn__observed *o, char *err, size_
 			   path);
 	}
 	struct cairn_welcome w;
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 2)];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = {.iov_base = &w, .iov_len = sizeof(w)};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = ctl.buf,
-			    .msg_controllen = sizeof(ctl.buf)};
-	ssize_t n;
-	do {
-		n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-	} while (n < 0 && errno == EINTR);
-	int e = n < 0 ? -errno : 0;
-	close(s);
 	int fd = -1;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			int got[2] = {-1, -1};
-			memcpy(got, CMSG_DATA(c), (k > 2 ? 2 : k) * sizeof(int));
-			for (size_t i = 0; i < k && i < 2; i++) {
-				if (fd < 0) {
-					fd = got[i];
-				} else {
-					close(got[i]);
-				}
-			}
-		}
-	}
-	if (n != (ssize_t)sizeof(w) || w.magic != CAIRN_WELCOME_MAGIC) {
-		if (fd >= 0) {
-			close(fd);
-		}
-		return say(err, errlen, e ? e : -CAIRN_E_HANDSHAKE, "%s: no welcome from cairnd: %s",
+	int r = cairn__recv_welcome(s, &w, &fd, 1);
+	close(s);
+	if (r < 0) {
+		return say(err, errlen, r,
+			   r == -CAIRN_E_VERSION || r == -CAIRN_E_HANDSHAKE || r == -ETIMEDOUT ||
+					   r == -CAIRN_E_DISCONNECTED
+				   ? "%s: no usable welcome from cairnd: %s"
+				   : "%s: cairnd refused: %s",
 			   path);
 	}
-	if (w.version_major != CAIRN_PROTO_MAJOR || w.status != 0 || fd < 0) {
-		int code = w.version_major != CAIRN_PROTO_MAJOR ? -CAIRN_E_VERSION
-			   : w.status			 ? -w.status
-							 : -CAIRN_E_HANDSHAKE;
-		if (fd >= 0) {
-			close(fd);
-		}
-		return say(err, errlen, code, "%s: cairnd refused: %s", path);
-	}
-	struct stat st;
-	if (fstat(fd, &st) < 0 || st.st_size <= 0) {
-		close(fd);
-		return say(err, errlen, -CAIRN_E_LAYOUT, "%s: the state segment is empty%s", path);
-	}
-	void *base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	void *base;
+	uint64_t size;
+	r = cairn__map_whole(fd, false, &base, &size);
 	close(fd);
-	if (base == MAP_FAILED) {
-		return say(err, errlen, -errno, "%s: cannot map the state segment: %s", path);
-	}
-	int r = cairn__state_validate(base, (uint64_t)st.st_size);
 	if (r < 0) {
-		munmap(base, (size_t)st.st_size);
+		return say(err, errlen, r, "%s: cannot map the state segment: %s", path);
+	}
+	r = cairn__state_validate(base, size);
+	if (r < 0) {
+		munmap(base, (size_t)size);
 		return say(err, errlen, r, "%s: the state segment is malformed: %s", path);
 	}
 	o->base = base;
-	o->size = (uint64_t)st.st_size;
+	o->size = size;
 	o->pid = (pid_t)((const struct cairn_state_header *)base)->daemon_pid;
 	o->metrics_err = cairn__metrics_view(base, o->size, &o->metrics);
 	return 0;

@@ -14,9 +14,9 @@
 struct cairn__observed {
 	const void *base; /* the state segment, read-only */
 	uint64_t size;
-	pid_t pid;                        /* the daemon's, from its header */
+	pid_t pid;                          /* the daemon's, from its header */
 	struct cairn__metrics_view metrics; /* valid when metrics_err is 0 */
-	int metrics_err;                  /* 0, -ENOENT (none published) or -CAIRN_E_LAYOUT */
+	int metrics_err;                    /* 0, -ENOENT (none published) or -CAIRN_E_LAYOUT */
 };
 
 /*

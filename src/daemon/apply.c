@@ -126,9 +126,7 @@ static void publish_store(struct applier *a)
 	}
 	struct cairn__wal_stats st;
 	cairn__wal_stats(s->wal, &st);
-	const char *name = cairn__wal_backend_name(s->wal);
-	cairn__store_relaxed(&w->backend, strcmp(name, "io_uring") == 0 ? (uint32_t)CAIRN_WAL_IO_URING
-									 : (uint32_t)CAIRN_WAL_SYNC);
+	cairn__store_relaxed(&w->backend, (uint32_t)s->backend);
 	cairn__store_relaxed(&w->appended_lsn, s->appended);
 	cairn__store_relaxed(&w->durable_lsn, s->durable);
 	cairn__store_relaxed(&w->records, st.records);
@@ -737,10 +735,8 @@ static void take_job_answer(struct applier *a)
 		if (job.status < 0) {
 			cairnd_error_result(&job.cmd, -job.status, 0, &out);
 		} else {
-			memset(&out, 0, sizeof(out));
-			out.hdr.type = CAIRN_MSG_SNAPSHOT_TAKEN;
-			out.hdr.length = CAIRN_MSG_SNAPSHOT_TAKEN_LEN_MIN;
-			out.hdr.request_id = job.cmd.hdr.request_id;
+			cairnd_reply(&job.cmd, CAIRN_MSG_SNAPSHOT_TAKEN,
+				     CAIRN_MSG_SNAPSHOT_TAKEN_LEN_MIN, &out);
 			memcpy(out.payload, &job.snap, sizeof(job.snap));
 		}
 	} else {

@@ -315,6 +315,16 @@ void cairnd_metrics_http_stop(struct daemon *d);
 void cairnd_error_result(const struct cairn_msg *cmd, int code, uint32_t detail,
 			 struct cairn_msg *out);
 
+/* handlers.c: a result of type and length answering cmd, payload zeroed, into *out. */
+void cairnd_reply(const struct cairn_msg *cmd, uint16_t type, uint8_t length,
+		  struct cairn_msg *out);
+
+/* True when [off, off + len) lies inside an arena of size bytes. */
+static inline bool cairnd_in_arena(uint64_t off, uint64_t len, uint64_t size)
+{
+	return off <= size && len <= size - off;
+}
+
 /* handlers.c: builds the command lookup; called once before the apply thread starts. */
 void cairnd_handlers_init(void);
 

@@ -24,7 +24,7 @@ void cairnd_error_result(const struct cairn_msg *cmd, int code, uint32_t detail,
 	memcpy(out->payload, &e, sizeof(e));
 }
 
-static void reply(const struct cairn_msg *cmd, uint16_t type, uint8_t length, struct cairn_msg *out)
+void cairnd_reply(const struct cairn_msg *cmd, uint16_t type, uint8_t length, struct cairn_msg *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->hdr.type = type;
@@ -58,22 +58,16 @@ static const struct cairn__msg_desc *command_desc(uint16_t type)
 	return type < MAX_COMMAND_TYPE ? by_type[type] : NULL;
 }
 
-/* True when [off, off + len) lies inside an arena of size bytes. */
-static bool in_arena(uint64_t off, uint64_t len, uint64_t size)
-{
-	return off <= size && len <= size - off;
-}
-
 static void echo_blob(struct lane *l, const struct cairn_msg *cmd, struct cairn_msg *out)
 {
 	struct cairn_echo_blob q;
 	struct cairn_echo_blob_reply a;
 	memcpy(&q, cmd->payload, sizeof(q));
-	if (!in_arena(q.in_offset, q.in_length, l->blob_size)) {
+	if (!cairnd_in_arena(q.in_offset, q.in_length, l->blob_size)) {
 		cairnd_error_result(cmd, CAIRN_E_BLOB_RANGE, q.in_offset, out);
 		return;
 	}
-	if (!in_arena(q.out_offset, q.out_capacity, l->blob_size)) {
+	if (!cairnd_in_arena(q.out_offset, q.out_capacity, l->blob_size)) {
 		cairnd_error_result(cmd, CAIRN_E_BLOB_RANGE, q.out_offset, out);
 		return;
 	}
@@ -83,7 +77,7 @@ static void echo_blob(struct lane *l, const struct cairn_msg *cmd, struct cairn_
 	}
 	/* memmove: the client may have made the two regions overlap. */
 	memmove(l->blob + q.out_offset, l->blob + q.in_offset, q.in_length);
-	reply(cmd, CAIRN_MSG_ECHO_BLOB_REPLY, CAIRN_MSG_ECHO_BLOB_REPLY_LEN_MIN, out);
+	cairnd_reply(cmd, CAIRN_MSG_ECHO_BLOB_REPLY, CAIRN_MSG_ECHO_BLOB_REPLY_LEN_MIN, out);
 	memset(&a, 0, sizeof(a));
 	a.out_offset = q.out_offset;
 	a.out_length = q.in_length;
@@ -132,12 +126,12 @@ static void handle_daemon_command(struct lane *l, const struct cairn_msg *cmd, u
 		memset(&q, 0, sizeof(q));
 		q.client_stamp = p.client_stamp;
 		q.ingress_ns = ingress_ns;
-		reply(cmd, CAIRN_MSG_PONG, CAIRN_MSG_PONG_LEN_MIN, out);
+		cairnd_reply(cmd, CAIRN_MSG_PONG, CAIRN_MSG_PONG_LEN_MIN, out);
 		memcpy(out->payload, &q, sizeof(q));
 		return;
 	}
 	case CAIRN_MSG_ECHO:
-		reply(cmd, CAIRN_MSG_ECHO_REPLY, cmd->hdr.length, out);
+		cairnd_reply(cmd, CAIRN_MSG_ECHO_REPLY, cmd->hdr.length, out);
 		memcpy(out->payload, cmd->payload, cmd->hdr.length);
 		return;
 	case CAIRN_MSG_ECHO_BLOB:

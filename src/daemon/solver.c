@@ -42,19 +42,12 @@ static uint32_t length_mm(struct cairn__cost c, uint32_t cell_mm)
 	return v >= 4294967295.0 ? UINT32_MAX : (uint32_t)llround(v);
 }
 
-static bool in_arena(uint64_t off, uint64_t len, uint64_t size)
-{
-	return off <= size && len <= size - off;
-}
-
-static void reply(const struct cairn_msg *cmd, uint16_t type, uint8_t length, const void *payload,
+/* A result of type answering cmd, with the payload struct p of size bytes. */
+static void reply(const struct cairn_msg *cmd, uint16_t type, uint8_t length, const void *p,
 		  size_t size, struct cairn_msg *out)
 {
-	memset(out, 0, sizeof(*out));
-	out->hdr.type = type;
-	out->hdr.length = length;
-	out->hdr.request_id = cmd->hdr.request_id;
-	memcpy(out->payload, payload, size);
+	cairnd_reply(cmd, type, length, out);
+	memcpy(out->payload, p, size);
 }
 
 static const struct cairn__fm_table *table_of(const struct cairnd_solver *s, uint32_t map_id)
@@ -472,11 +465,12 @@ static int prepare(struct daemon *d, struct lane *l, const struct cairn_msg *cmd
 			return CAIRN_E_BAD_VALUE;
 		}
 		uint64_t in_len = (uint64_t)q.count * sizeof(struct cairn_path_pair);
-		if ((q.in_offset & 7) || !in_arena(q.in_offset, in_len, l->blob_size)) {
+		if ((q.in_offset & 7) || !cairnd_in_arena(q.in_offset, in_len, l->blob_size)) {
 			*detail = q.in_offset;
 			return CAIRN_E_BLOB_RANGE;
 		}
-		if ((q.out_offset & 7) || !in_arena(q.out_offset, q.out_capacity, l->blob_size)) {
+		if ((q.out_offset & 7) ||
+		    !cairnd_in_arena(q.out_offset, q.out_capacity, l->blob_size)) {
 			*detail = q.out_offset;
 			return CAIRN_E_BLOB_RANGE;
 		}
@@ -530,7 +524,7 @@ static int prepare(struct daemon *d, struct lane *l, const struct cairn_msg *cmd
 			return CAIRN_E_BAD_VALUE;
 		}
 		if ((j->out_offset & 7) ||
-		    !in_arena(j->out_offset, j->out_capacity, l->blob_size)) {
+		    !cairnd_in_arena(j->out_offset, j->out_capacity, l->blob_size)) {
 			*detail = j->out_offset;
 			return CAIRN_E_BLOB_RANGE;
 		}

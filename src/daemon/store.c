@@ -15,9 +15,9 @@
  * computes the hunt images rollbacks need by replaying the log to an earlier LSN.
  */
 #include <errno.h>
-#include <sched.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

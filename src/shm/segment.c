@@ -86,11 +86,11 @@ void cairn__state_plan(struct cairn__state_layout *l, uint64_t events_size, uint
 	/* The metrics: written by three threads, each part on cache lines of its own. */
 	l->metrics_offset = end;
 	l->metrics_lanes = metrics_lanes;
-	l->metrics_size = round_up(sizeof(struct cairn_metrics_header) +
-					   sizeof(struct cairn_daemon_metrics) +
-					   sizeof(struct cairn_wal_metrics) +
-					   (uint64_t)metrics_lanes * sizeof(struct cairn_lane_metrics),
-				   PAGE);
+	l->metrics_size =
+		round_up(sizeof(struct cairn_metrics_header) + sizeof(struct cairn_daemon_metrics) +
+				 sizeof(struct cairn_wal_metrics) +
+				 (uint64_t)metrics_lanes * sizeof(struct cairn_lane_metrics),
+			 PAGE);
 	end += l->metrics_size;
 	if (events_size) {
 		l->events_offset = end;
@@ -152,17 +152,19 @@ int cairn__metrics_view(const void *base, uint64_t file_size, struct cairn__metr
 	if (off == 0) {
 		return -ENOENT;
 	}
-	if (off % 64 != 0 || size < sizeof(struct cairn_metrics_header) || !fits(off, size, file_size)) {
+	if (off % 64 != 0 || size < sizeof(struct cairn_metrics_header) ||
+	    !fits(off, size, file_size)) {
 		return -CAIRN_E_LAYOUT;
 	}
 	/* Copied: the values checked are the values used. */
 	struct cairn_metrics_header m;
 	memcpy(&m, (const char *)base + off, sizeof(m));
 	uint64_t end = off + size;
-	if (m.hist_buckets != CAIRN_HIST_BUCKETS || m.lane_stride < sizeof(struct cairn_lane_metrics) ||
-	    m.lane_stride % 64 != 0 || m.daemon_offset % 64 != 0 || m.wal_offset % 64 != 0 ||
-	    m.lanes_offset % 64 != 0 || m.daemon_offset < off || m.wal_offset < off ||
-	    m.lanes_offset < off || !fits(m.daemon_offset, sizeof(struct cairn_daemon_metrics), end) ||
+	if (m.hist_buckets != CAIRN_HIST_BUCKETS ||
+	    m.lane_stride < sizeof(struct cairn_lane_metrics) || m.lane_stride % 64 != 0 ||
+	    m.daemon_offset % 64 != 0 || m.wal_offset % 64 != 0 || m.lanes_offset % 64 != 0 ||
+	    m.daemon_offset < off || m.wal_offset < off || m.lanes_offset < off ||
+	    !fits(m.daemon_offset, sizeof(struct cairn_daemon_metrics), end) ||
 	    !fits(m.wal_offset, sizeof(struct cairn_wal_metrics), end) ||
 	    m.lane_count > (end - (m.lanes_offset < end ? m.lanes_offset : end)) / m.lane_stride ||
 	    m.lanes_offset > end) {

@@ -83,8 +83,8 @@ struct cairn__metrics_view {
  */
 int cairn__metrics_view(const void *base, uint64_t file_size, struct cairn__metrics_view *v);
 
-static inline const struct cairn_lane_metrics *cairn__metrics_lane(const struct cairn__metrics_view *v,
-								  uint32_t i)
+static inline const struct cairn_lane_metrics *
+cairn__metrics_lane(const struct cairn__metrics_view *v, uint32_t i)
 {
 	return (const struct cairn_lane_metrics *)(v->lanes + (uint64_t)i * v->lane_stride);
 }

@@ -26,8 +26,8 @@
 #include <xxhash.h>
 
 #include "common/atomic.h"
-#include "common/hist.h"
 #include "common/clock.h"
+#include "common/hist.h"
 #include "wal/backend.h"
 #include "wal/wal.h"
 

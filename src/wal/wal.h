@@ -93,7 +93,7 @@ struct cairn__wal_stats {
 	uint64_t records, bytes, batches, segments;
 	uint64_t sync_ns_total; /* time from submit to durable, summed over batches */
 	uint64_t sync_ns_max;
-	uint64_t rotations_waited; /* rotations that found no segment ready */
+	uint64_t rotations_waited;              /* rotations that found no segment ready */
 	uint64_t sync_hist[CAIRN_HIST_BUCKETS]; /* batches by submit-to-durable time, log2 ns */
 };
 

@@ -165,7 +165,8 @@ int main(int argc, char **argv)
 	while (load(&dm->rss_bytes) == 0 || load(&dm->cpu_ns) == 0 ||
 	       load(&dm->apply_cpu_ns) == 0) {
 		if (h_now_ns() - t0 > 5 * SEC) {
-			T_FAILF("RSS, CPU or the apply thread's CPU never sampled (%llu, %llu, %llu)",
+			T_FAILF("RSS, CPU or the apply thread's CPU never sampled (%llu, %llu, "
+				"%llu)",
 				(unsigned long long)load(&dm->rss_bytes),
 				(unsigned long long)load(&dm->cpu_ns),
 				(unsigned long long)load(&dm->apply_cpu_ns));

@@ -68,7 +68,8 @@ static const struct lang langs[] = {
 	 * compiled module) would shadow the installed package; $CAIRN_PYTHON names the
 	 * interpreter that has it installed (tools/cairn bench uses its virtual environment).
 	 */
-	{"python", "Python", ".", "${CAIRN_PYTHON:-python3} bindings/python/bench/cairn_bench_py.py",
+	{"python", "Python", ".",
+	 "${CAIRN_PYTHON:-python3} bindings/python/bench/cairn_bench_py.py",
 	 "${CAIRN_PYTHON:-python3} -c 'import cairn._cairn'", "socket", 3000},
 	{"node", "Node", "bindings/node", "node bench/cairn-bench-node.js",
 	 "node -e \"require('./')\"", "net", 2000},

@@ -1138,6 +1138,19 @@ static PyObject *call_typed(ClientObject *self, struct cairn_msg *m, uint16_t ex
 	return kind >= 0 ? make(kind, res.payload) : Py_NewRef(Py_None);
 }
 
+/* call_typed, answering only the result's first field (the id a JOIN or CLUE_PLACE made). */
+static PyObject *call_first(ClientObject *self, struct cairn_msg *m, uint16_t reply, int kind,
+			    int64_t timeout)
+{
+	PyObject *o = call_typed(self, m, reply, kind, timeout);
+	if (!o) {
+		return NULL;
+	}
+	PyObject *id = Py_NewRef(PyStructSequence_GET_ITEM(o, 0));
+	Py_DECREF(o);
+	return id;
+}
+
 static PyObject *Client_ping(ClientObject *self, PyObject *const *args, Py_ssize_t nargs,
 			     PyObject *kwnames)
 {
@@ -1196,13 +1209,7 @@ static PyObject *Client_join(ClientObject *self, PyObject *const *args, Py_ssize
 	}
 	struct cairn_msg m;
 	cairn_msg_join(&m, h, x, y);
-	PyObject *o = call_typed(self, &m, CAIRN_MSG_JOINED, T_JOINED, t);
-	if (!o) {
-		return NULL;
-	}
-	PyObject *id = Py_NewRef(PyStructSequence_GET_ITEM(o, 0));
-	Py_DECREF(o);
-	return id;
+	return call_first(self, &m, CAIRN_MSG_JOINED, T_JOINED, t);
 }
 
 static PyObject *Client_leave(ClientObject *self, PyObject *const *args, Py_ssize_t nargs,
@@ -1250,13 +1257,7 @@ static PyObject *Client_clue_place(ClientObject *self, PyObject *const *args, Py
 	}
 	struct cairn_msg m;
 	cairn_msg_clue_place(&m, h, x, y, v);
-	PyObject *o = call_typed(self, &m, CAIRN_MSG_CLUE_PLACED, T_CLUE_PLACED, t);
-	if (!o) {
-		return NULL;
-	}
-	PyObject *id = Py_NewRef(PyStructSequence_GET_ITEM(o, 0));
-	Py_DECREF(o);
-	return id;
+	return call_first(self, &m, CAIRN_MSG_CLUE_PLACED, T_CLUE_PLACED, t);
 }
 
 static PyObject *Client_clue_remove(ClientObject *self, PyObject *const *args, Py_ssize_t nargs,
