@@ -17,6 +17,15 @@
  *           player's position in the hunt's geo set) and GEOSEARCH ... ASC COUNT 8 (a
  *           NEAREST_CLUES), pipelined GEOADD throughput without an append-only file
  *           and with appendfsync always (its durable row), through hiredis.
+ *  gRPC:    bench/grpc, a grpc-go server (cairn-grpc-server) that hands each raw
+ *           56-byte message to cairnd through the Go binding, built with `go build`
+ *           for the run, and its client (cairn-bench-grpc): unary PING and MOVE
+ *           round trips from one goroutine, MOVEs pipelined on one stream. Both run on
+ *           the client's CPU: on the daemon's CPU the server would share it with the
+ *           spinning apply thread. The client writes its raw samples for this program
+ *           to summarize, so every transport's percentiles come from the same code.
+ *           Not measured, with the reason, when Go or the module's dependencies are
+ *           not there.
  *
  * Every world is the same: the same hunts, players and clues, the same random walk of
  * legal steps from the same seed. Positions are millimetres on the embedded map; Redis
@@ -60,6 +69,11 @@
 #define POLL_MAX          256u
 #define NEAREST_K         8u
 #define SEED              7
+#define GO_LIMIT_NS       (600ull * 1000000000u) /* a go build, or the gRPC client's run */
+
+#ifndef CAIRN_SOURCE_ROOT
+#define CAIRN_SOURCE_ROOT "."
+#endif
 
 /* Where the map lies on Earth for Redis: a box of a few hundred metres near Paris. */
 #define ORIGIN_LON    2.35
@@ -71,11 +85,13 @@
 #define TARGET_SOCK_P99_X  30.0
 #define TARGET_REDIS_P50_X 50.0
 #define TARGET_DURABLE_X   10.0
+#define TARGET_GRPC_P50_X  50.0 /* not the issue's: gRPC is a socket and more */
 
 struct bl_opts {
 	const char *cairnd;
 	const char *redis_server;
 	bool redis_tcp;
+	bool no_grpc;
 	int host_cpu, daemon_cpu;
 	uint64_t hunts, players, clues;
 	uint64_t iterations, warmup;
@@ -94,6 +110,8 @@ enum rt {
 	RT_REDIS_PING,
 	RT_REDIS_GEOADD,
 	RT_REDIS_GEOSEARCH,
+	RT_GRPC_PING,
+	RT_GRPC_MOVE,
 	RT_N,
 };
 
@@ -106,10 +124,12 @@ static const char *const rt_names[RT_N] = {
 	[RT_REDIS_PING] = "Redis PING",
 	[RT_REDIS_GEOADD] = "Redis GEOADD (a MOVE)",
 	[RT_REDIS_GEOSEARCH] = "Redis GEOSEARCH COUNT 8",
+	[RT_GRPC_PING] = "gRPC PING (unary, via cairnd)",
+	[RT_GRPC_MOVE] = "gRPC MOVE (unary, via cairnd)",
 };
 
 /* The throughput rows. */
-enum tp { TP_CAIRN, TP_CAIRN_SYNC, TP_SOCK, TP_REDIS, TP_REDIS_AOF, TP_N };
+enum tp { TP_CAIRN, TP_CAIRN_SYNC, TP_SOCK, TP_REDIS, TP_REDIS_AOF, TP_GRPC, TP_N };
 
 static const char *const tp_names[TP_N] = {
 	[TP_CAIRN] = "cairn MOVE, batched, durability none",
@@ -117,6 +137,7 @@ static const char *const tp_names[TP_N] = {
 	[TP_SOCK] = "Unix socket MOVE, pipelined",
 	[TP_REDIS] = "Redis GEOADD, pipelined, no AOF",
 	[TP_REDIS_AOF] = "Redis GEOADD, pipelined, AOF always",
+	[TP_GRPC] = "gRPC MOVE, one stream",
 };
 
 static void usage(FILE *f)
@@ -129,14 +150,18 @@ static void usage(FILE *f)
 		"engine served over a Unix socket with a length-prefixed protocol (PING and MOVE\n"
 		"round trips, pipelined MOVE throughput); and Redis (redis-server started for\n"
 		"the run: PING, GEOADD as the MOVE, GEOSEARCH as NEAREST_CLUES; pipelined GEOADD\n"
-		"throughput without an append-only file and with appendfsync always). Every\n"
-		"server runs on the daemon's CPU, every client on the host's.\n"
+		"throughput without an append-only file and with appendfsync always); and gRPC\n"
+		"(bench/grpc built with go build: unary PING and MOVE, MOVEs on one stream,\n"
+		"through a grpc-go server that calls cairnd). Every server runs on the daemon's\n"
+		"CPU and every client on the host's, but gRPC's server, which shares the host's.\n"
 		"\n"
 		"  --cairnd PATH            the cairnd binary (default: as cairn-bench rtt finds "
 		"it)\n"
 		"  --redis-server PATH      the redis-server binary (default: on $PATH)\n"
 		"  --redis-tcp              talk to Redis over 127.0.0.1 (a free port) instead of\n"
 		"                           its Unix socket\n"
+		"  --no-grpc                leave gRPC out (it needs Go and the module's\n"
+		"                           dependencies from the Go proxy)\n"
 		"  --host-cpu N             pin the clients here (default: the first usable CPU)\n"
 		"  --daemon-cpu N           pin the servers here (default: the second usable CPU)\n"
 		"  --hunts N                hunts (default 1)\n"
@@ -156,7 +181,7 @@ static void usage(FILE *f)
 		"  --runs N                 runs of each throughput row (default 5; --quick: 3)\n"
 		"  --batch N                commands per batch (default 64)\n"
 		"  --inflight N             batches in flight, durability none rows (default 8)\n"
-		"  --durable-inflight N     batches in flight, durable rows (default 16)\n"
+		"  --durable-inflight N     batches in flight, durable rows (default 64)\n"
 		"  --quick                  a short run with the smaller counts above\n"
 		"  --json                   print one JSON object instead of tables\n"
 		"  --check                  exit 1 if a target is missed: cairn's PING and MOVE\n"
@@ -174,6 +199,7 @@ enum {
 	OPT_CAIRND = 256,
 	OPT_REDIS_SERVER,
 	OPT_REDIS_TCP,
+	OPT_NO_GRPC,
 	OPT_HOST_CPU,
 	OPT_DAEMON_CPU,
 	OPT_HUNTS,
@@ -199,6 +225,7 @@ static int parse_args(int argc, char **argv, struct bl_opts *o)
 		{"cairnd", required_argument, NULL, OPT_CAIRND},
 		{"redis-server", required_argument, NULL, OPT_REDIS_SERVER},
 		{"redis-tcp", no_argument, NULL, OPT_REDIS_TCP},
+		{"no-grpc", no_argument, NULL, OPT_NO_GRPC},
 		{"host-cpu", required_argument, NULL, OPT_HOST_CPU},
 		{"daemon-cpu", required_argument, NULL, OPT_DAEMON_CPU},
 		{"hunts", required_argument, NULL, OPT_HUNTS},
@@ -227,7 +254,7 @@ static int parse_args(int argc, char **argv, struct bl_opts *o)
 	o->clues = 100;
 	o->batch = 64;
 	o->inflight = 8;
-	o->durable_inflight = 16;
+	o->durable_inflight = 64;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		int r = 0;
 		switch (c) {
@@ -239,6 +266,9 @@ static int parse_args(int argc, char **argv, struct bl_opts *o)
 			break;
 		case OPT_REDIS_TCP:
 			o->redis_tcp = true;
+			break;
+		case OPT_NO_GRPC:
+			o->no_grpc = true;
 			break;
 		case OPT_HOST_CPU:
 			r = bench_parse_cpu(CMD, "--host-cpu", optarg, &o->host_cpu);
@@ -360,10 +390,16 @@ struct bl_run {
 	char **keys;    /* per hunt: "hunt:N" */
 	char **members; /* per player of the world: "player:N" */
 	uint64_t *lat[RT_N];
+	size_t nlat[RT_N]; /* samples in lat[k] */
 	bool measured[RT_N];
 	uint64_t rt_ns[RT_N]; /* wall time of each kind's timed round trips */
 	double tp[TP_N][STATS_MAX_VALUES];
+	unsigned tp_runs[TP_N];
 	bool tp_measured[TP_N];
+	struct cairnd_proc dgrpc;
+	bool spawned_grpc;
+	cairn_client *cgrpc;
+	char grpc_why[256]; /* why gRPC was not measured */
 	unsigned nearest_short; /* nearest-clue answers with fewer than k hits */
 };
 
@@ -442,7 +478,13 @@ static int finish(struct bl_run *run, bool failed)
 	int r = 0, s;
 	cairn_close(run->c);
 	cairn_close(run->csync);
-	run->c = run->csync = NULL;
+	cairn_close(run->cgrpc);
+	run->c = run->csync = run->cgrpc = NULL;
+	if (run->spawned_grpc) {
+		s = cairnd_finish(&run->dgrpc, CMD, STOP_TIMEOUT_NS, failed);
+		r = r ? r : s;
+		run->spawned_grpc = false;
+	}
 	if (run->spawned) {
 		s = cairnd_finish(&run->d, CMD, STOP_TIMEOUT_NS, failed);
 		r = r ? r : s;
@@ -950,8 +992,11 @@ static int round_trip(struct rt_ctx *x, enum rt k, uint64_t *ns)
 		run->nearest_short += r == 0 && found < NEAREST_K;
 		break;
 	}
+	case RT_GRPC_PING:
+	case RT_GRPC_MOVE:
 	case RT_N:
-		break;
+		/* gRPC's round trips are timed by its own client (phase_grpc). */
+		return -EINVAL;
 	}
 	*ns = t1 - t0;
 	if (r < 0) {
@@ -1224,6 +1269,91 @@ out:
 	return r;
 }
 
+/*
+ * The gRPC baseline: bench/grpc's server and client, built for the run, against a
+ * cairnd of their own. Returns 0 with grpc_why set when it cannot be measured here (no
+ * Go, no source tree, the module's dependencies not downloadable), < 0 when it fails.
+ */
+static int phase_grpc(struct bl_run *run, struct report *rep)
+{
+	const struct bl_opts *o = &run->o;
+	static const char *const args[] = {"--durability=none"};
+	static char out[1 << 16];
+	char dir[PATH_MAX], cmd[2048], path[PATH_MAX];
+	struct stat st;
+	snprintf(dir, sizeof(dir), "%s/bench/grpc", CAIRN_SOURCE_ROOT);
+	if (stat(dir, &st) < 0) {
+		snprintf(run->grpc_why, sizeof(run->grpc_why), "%.200s is missing", dir);
+		return 0;
+	}
+	if (bench_run_shell(dir, "go version", -1, out, sizeof(out), true, GO_LIMIT_NS) != 0) {
+		snprintf(run->grpc_why, sizeof(run->grpc_why),
+			 "no Go toolchain ('go version' failed)");
+		return 0;
+	}
+	bench_progress("baselines: gRPC: go build in %s...", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "go build -o %s/cairn-grpc-server ./cmd/cairn-grpc-server && "
+		 "go build -o %s/cairn-bench-grpc ./cmd/cairn-bench-grpc",
+		 run->work, run->work);
+	if (bench_run_shell(dir, cmd, -1, out, sizeof(out), false, GO_LIMIT_NS) != 0) {
+		snprintf(run->grpc_why, sizeof(run->grpc_why),
+			 "'go build' failed in %.120s (its dependencies come from the Go module "
+			 "proxy: see the messages above)",
+			 dir);
+		return 0;
+	}
+	int r = start_cairnd(run, &run->dgrpc, &run->cgrpc, args, 1, &run->spawned_grpc);
+	if (r < 0) {
+		return r;
+	}
+	place_process(rep, "cairnd, behind the gRPC server", run->dgrpc.pid);
+	uint64_t stream = o->quick ? 50000 : 200000;
+	snprintf(cmd, sizeof(cmd),
+		 "%s/cairn-bench-grpc --socket %s --spawn-server %s/cairn-grpc-server "
+		 "--server-cpu %d --samples %llu --warmup %llu --stream %llu --raw %s/grpc",
+		 run->work, run->dgrpc.socket, run->work, o->host_cpu,
+		 (unsigned long long)o->iterations, (unsigned long long)o->warmup,
+		 (unsigned long long)stream, run->work);
+	bench_progress("baselines: gRPC: %s", cmd);
+	int status = bench_run_shell(run->work, cmd, o->host_cpu, out, sizeof(out), false,
+				     GO_LIMIT_NS);
+	if (status != 0) {
+		bench_error(CMD, "gRPC: cairn-bench-grpc exited with status %d", status);
+		return -EIO;
+	}
+	static const enum rt kinds[2] = {RT_GRPC_PING, RT_GRPC_MOVE};
+	static const char *const ext[2] = {"ping", "move"};
+	for (unsigned i = 0; i < 2; i++) {
+		enum rt k = kinds[i];
+		snprintf(path, sizeof(path), "%s/grpc.%s", run->work, ext[i]);
+		long n = stats_read_raw(path, run->lat[k], o->iterations);
+		if (n != (long)o->iterations) {
+			bench_error(CMD, "gRPC: %s: %s", path,
+				    n < 0 ? strerror((int)-n) : "fewer samples than asked for");
+			return n < 0 ? (int)n : -EIO;
+		}
+		run->nlat[k] = (size_t)n;
+		run->rt_ns[k] = 0;
+		for (long j = 0; j < n; j++) {
+			run->rt_ns[k] += run->lat[k][j];
+		}
+		run->measured[k] = true;
+	}
+	const char *t = strstr(out, "\"throughput_per_s\":");
+	if (t) {
+		run->tp[TP_GRPC][0] = strtod(t + strlen("\"throughput_per_s\":"), NULL);
+		run->tp_runs[TP_GRPC] = 1;
+		run->tp_measured[TP_GRPC] = run->tp[TP_GRPC][0] > 0;
+	}
+	report_placement(rep, "gRPC client and server (cairn-bench-grpc, cairn-grpc-server)",
+			 "CPU %d (pinned, with taskset)", o->host_cpu);
+	cairn_close(run->cgrpc);
+	run->cgrpc = NULL;
+	run->spawned_grpc = false;
+	return cairnd_finish(&run->dgrpc, CMD, STOP_TIMEOUT_NS, false);
+}
+
 /* ---- the report ---- */
 
 static void latency_rows(struct bl_run *run, struct report *rep, unsigned table,
@@ -1243,10 +1373,10 @@ static void latency_rows(struct bl_run *run, struct report *rep, unsigned table,
 			report_field(row, "calls_per_s", "calls/s", REPORT_PER_S, NAN);
 			continue;
 		}
-		stats_summarize(run->lat[k], run->o.iterations, &ls[k]);
+		stats_summarize(run->lat[k], run->nlat[k], &ls[k]);
 		struct report_row *row = report_latency_row(rep, table, rt_names[k], &ls[k]);
 		report_field(row, "calls_per_s", "calls/s", REPORT_PER_S,
-			     (double)run->o.iterations * 1e9 / (double)run->rt_ns[k]);
+			     (double)run->nlat[k] * 1e9 / (double)run->rt_ns[k]);
 	}
 }
 
@@ -1257,14 +1387,15 @@ static double throughput_row(struct bl_run *run, struct report *rep, unsigned ta
 	double med = NAN, min = NAN, max = NAN;
 	struct report_row *row = report_row(rep, table, tp_names[t]);
 	if (run->tp_measured[t]) {
-		stats_median_min_max(run->tp[t], run->o.runs, &med, &min, &max);
+		stats_median_min_max(run->tp[t], run->tp_runs[t], &med, &min, &max);
 		row->series_key = "runs_per_s";
-		row->nseries = (unsigned)run->o.runs;
-		memcpy(row->series, run->tp[t], run->o.runs * sizeof(double));
+		row->nseries = run->tp_runs[t];
+		memcpy(row->series, run->tp[t], run->tp_runs[t] * sizeof(double));
 	}
-	report_field(row, "in_flight", "in flight", REPORT_COUNT, (double)in_flight);
+	report_field(row, "in_flight", "in flight", REPORT_COUNT,
+		     in_flight ? (double)in_flight : NAN);
 	report_field(row, "runs", "runs", REPORT_COUNT,
-		     run->tp_measured[t] ? (double)run->o.runs : NAN);
+		     run->tp_measured[t] ? (double)run->tp_runs[t] : NAN);
 	report_field(row, "commands_per_run", "commands/run", REPORT_COUNT, (double)per_run);
 	report_field(row, "median_per_s", "median", REPORT_PER_S, med);
 	report_field(row, "min_per_s", "min", REPORT_PER_S, min);
@@ -1376,8 +1507,15 @@ int bench_baselines_main(int argc, char **argv)
 				 "not pinned (one usable CPU)");
 	}
 
+	for (unsigned k = 0; k < RT_N; k++) {
+		run.nlat[k] = o->iterations;
+	}
+	for (unsigned t = 0; t < TP_N; t++) {
+		run.tp_runs[t] = (unsigned)o->runs;
+	}
 	if (phase_cairn(&run, &rep) < 0 || phase_sock(&run, &rep) < 0 ||
-	    (run.have_redis && phase_redis(&run, &rep) < 0) || phase_durable(&run, &rep) < 0) {
+	    (run.have_redis && phase_redis(&run, &rep) < 0) || phase_durable(&run, &rep) < 0 ||
+	    (!o->no_grpc && phase_grpc(&run, &rep) < 0)) {
 		finish(&run, true);
 		return BENCH_FAIL;
 	}
@@ -1446,6 +1584,7 @@ int bench_baselines_main(int argc, char **argv)
 		throughput_row(&run, &rep, thr, TP_REDIS, o->redis_ops, o->batch * o->inflight);
 	tp[TP_REDIS_AOF] = throughput_row(&run, &rep, thr, TP_REDIS_AOF, o->redis_ops,
 					  o->batch * o->durable_inflight);
+	tp[TP_GRPC] = throughput_row(&run, &rep, thr, TP_GRPC, o->quick ? 50000 : 200000, 0);
 
 	bool have_r = run.measured[RT_REDIS_PING];
 	double na = NAN;
@@ -1464,9 +1603,14 @@ int bench_baselines_main(int argc, char **argv)
 				 P(RT_REDIS_GEOADD, p50), false);
 	compare(&rep, cmp, "NEAREST_CLUES p50, vs GEOSEARCH", P(RT_CAIRN_NEAREST, p50),
 		P(RT_REDIS_GEOSEARCH, p50), false);
+	double x_gping = compare(&rep, cmp, "PING p50, vs gRPC", P(RT_CAIRN_PING, p50),
+				 P(RT_GRPC_PING, p50), false);
+	compare(&rep, cmp, "MOVE p50, vs gRPC", P(RT_CAIRN_MOVE, p50), P(RT_GRPC_MOVE, p50),
+		false);
 #undef P
 	compare(&rep, cmp, "batched MOVEs/s, vs the socket", tp[TP_CAIRN], tp[TP_SOCK], true);
 	compare(&rep, cmp, "batched MOVEs/s, vs Redis GEOADD", tp[TP_CAIRN], tp[TP_REDIS], true);
+	compare(&rep, cmp, "batched MOVEs/s, vs a gRPC stream", tp[TP_CAIRN], tp[TP_GRPC], true);
 	double x_durable = compare(&rep, cmp, "durable MOVEs/s, vs Redis AOF always",
 				   tp[TP_CAIRN_SYNC], tp[TP_REDIS_AOF], true);
 
@@ -1483,6 +1627,15 @@ int bench_baselines_main(int argc, char **argv)
 	if (!have_r) {
 		report_line(&rep, "Redis: not measured: %s", run.redis_why);
 	}
+	bool have_g = run.measured[RT_GRPC_PING];
+	if (!have_g) {
+		report_line(&rep, "gRPC: not measured: %s",
+			    o->no_grpc ? "--no-grpc" : run.grpc_why);
+	} else {
+		report_line(&rep, "gRPC: client and server share CPU %d; the server calls cairnd "
+				  "through the Go binding (a few hundred ns of each round trip).",
+			    o->host_cpu);
+	}
 
 	target(&rep, "MOVE p50, times lower than the socket", TARGET_SOCK_P50_X, x_move50, true,
 	       "cairn_move against the socket's MOVE");
@@ -1496,6 +1649,8 @@ int bench_baselines_main(int argc, char **argv)
 	       have_r ? "cairn_ping against PING" : "Redis not measured");
 	target(&rep, "MOVE p50, times lower than Redis GEOADD", TARGET_REDIS_P50_X, x_rmove, have_r,
 	       have_r ? "cairn_move against GEOADD" : "Redis not measured");
+	target(&rep, "PING p50, times lower than gRPC", TARGET_GRPC_P50_X, x_gping, have_g,
+	       have_g ? "cairn_ping against a unary gRPC PING" : "gRPC not measured");
 	target(&rep, "durable throughput, times Redis AOF always", TARGET_DURABLE_X, x_durable,
 	       run.tp_measured[TP_REDIS_AOF],
 	       run.tp_measured[TP_REDIS_AOF] ? "medians: sync batched MOVE / pipelined GEOADD"

@@ -91,6 +91,10 @@ struct report_row *report_latency_row(struct report *r, unsigned table, const ch
 	report_field(row, "p999_ns", "p99.9", REPORT_NS, (double)s->p999);
 	report_field(row, "max_ns", "max", REPORT_NS, (double)s->max);
 	report_field(row, "mean_ns", "mean", REPORT_NS, s->mean);
+	if (s->n > 0) {
+		row->has_cdf = true;
+		memcpy(row->cdf, s->cdf, sizeof(row->cdf));
+	}
 	return row;
 }
 
@@ -486,7 +490,11 @@ static void print_json(const struct report *r, FILE *f)
 		json_str(f, r->placement[i].str);
 		fputc('}', f);
 	}
-	fputs("\n  ],\n  \"parameters\": ", f);
+	fputs("\n  ],\n  \"cdf_quantiles\": [", f);
+	for (unsigned i = 0; i < STATS_CDF_POINTS; i++) {
+		fprintf(f, "%s%.6f", i ? ", " : "", stats_cdf_ppm[i] / 1e6);
+	}
+	fputs("],\n  \"parameters\": ", f);
 	json_kv_object(f, r->params, r->nparams);
 	fputs(",\n  \"rows\": [", f);
 	for (unsigned i = 0; i < r->nrows; i++) {
@@ -500,6 +508,13 @@ static void print_json(const struct report *r, FILE *f)
 			json_str(f, row->f[j].key);
 			fputs(": ", f);
 			json_num(f, row->f[j].value);
+		}
+		if (row->has_cdf) {
+			fputs(", \"cdf_ns\": [", f);
+			for (unsigned j = 0; j < STATS_CDF_POINTS; j++) {
+				fprintf(f, "%s%llu", j ? ", " : "", (unsigned long long)row->cdf[j]);
+			}
+			fputc(']', f);
 		}
 		if (row->series_key) {
 			fputs(", ", f);

@@ -53,6 +53,8 @@ struct report_row {
 	char name[64];
 	unsigned nfields;
 	struct report_field f[REPORT_MAX_FIELDS];
+	bool has_cdf; /* cdf holds the distribution at stats_cdf_ppm (JSON only) */
+	uint64_t cdf[STATS_CDF_POINTS];
 	const char *series_key; /* optional: every run's value, JSON only */
 	unsigned nseries;
 	double series[REPORT_MAX_SERIES];
@@ -124,7 +126,8 @@ void report_field(struct report_row *row, const char *key, const char *label, en
 
 /*
  * Adds a row to table with the fields of latency summary s: samples, p50, p90, p99,
- * p99.9, max and mean. Returns the row, so the caller may append more fields.
+ * p99.9, max and mean, and (in JSON, as "cdf_ns") its distribution. Returns the row, so
+ * the caller may append more fields.
  */
 struct report_row *report_latency_row(struct report *r, unsigned table, const char *name,
 				      const struct latency_summary *s);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
@@ -346,4 +347,66 @@ void cairnd_cleanup(struct cairnd_proc *p, bool keep)
 	/* rm -r: the daemon's data directory is in there too. */
 	nftw(p->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	p->dir[0] = '\0';
+}
+
+int bench_run_shell(const char *dir, const char *cmd, int cpu, char *out, size_t outlen, bool quiet,
+		    uint64_t limit_ns)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		return -errno;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		return -e;
+	}
+	if (pid == 0) {
+		proc_reset_child();
+		if (cpu >= 0) {
+			cpu_set_t set;
+			CPU_ZERO(&set);
+			CPU_SET(cpu, &set);
+			sched_setaffinity(0, sizeof(set), &set);
+		}
+		dup2(p[1], 1);
+		if (quiet) {
+			int nul = open("/dev/null", O_WRONLY);
+			dup2(nul, 2);
+		}
+		if (chdir(dir) < 0) {
+			_exit(126);
+		}
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	size_t len = 0;
+	uint64_t deadline = cairn__now_ns() + limit_ns;
+	for (;;) {
+		struct pollfd pf = {p[0], POLLIN, 0};
+		int n = poll(&pf, 1, 1000);
+		if (n > 0) {
+			char buf[4096];
+			ssize_t k = read(p[0], buf, sizeof(buf));
+			if (k <= 0) {
+				break;
+			}
+			size_t take = (size_t)k < outlen - 1 - len ? (size_t)k : outlen - 1 - len;
+			memcpy(out + len, buf, take);
+			len += take;
+		}
+		if (cairn__now_ns() > deadline) {
+			kill(pid, SIGKILL);
+			break;
+		}
+	}
+	out[len] = '\0';
+	close(p[0]);
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }

@@ -75,4 +75,13 @@ void cairnd_show_log(const struct cairnd_proc *p);
 /* Removes the temporary directory and what is in it, unless keep is set. */
 void cairnd_cleanup(struct cairnd_proc *p, bool keep);
 
+/*
+ * Runs cmd with /bin/sh -c in directory dir, pinned to cpu (-1: not pinned), with its
+ * stdout collected into out (NUL-terminated, cut at outlen - 1 bytes) and its stderr
+ * passed through (or discarded when quiet). Killed after limit_ns. Returns its exit
+ * status, 128 + the signal that ended it, or -errno when it could not be started.
+ */
+int bench_run_shell(const char *dir, const char *cmd, int cpu, char *out, size_t outlen, bool quiet,
+		    uint64_t limit_ns);
+
 #endif

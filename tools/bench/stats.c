@@ -1,6 +1,9 @@
 #include "stats.h"
 
 #include <assert.h>
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,13 +19,24 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+const uint32_t stats_cdf_ppm[STATS_CDF_POINTS] = {
+	0,	10000,	50000,	100000, 200000, 300000, 400000, 500000, 600000, 700000, 750000,
+	800000, 850000, 900000, 925000, 950000, 960000, 970000, 980000, 990000, 995000, 998000,
+	999000, 999500, 999800, 999900, 999950, 999980, 999990, 999995, 999999, 1000000,
+};
+
 uint64_t stats_percentile(const uint64_t *sorted, size_t n, unsigned per_10000)
+{
+	return stats_quantile_ppm(sorted, n, (uint32_t)per_10000 * 100);
+}
+
+uint64_t stats_quantile_ppm(const uint64_t *sorted, size_t n, uint32_t ppm)
 {
 	if (n == 0) {
 		return 0;
 	}
 	/* Nearest rank, in integers: rank = ceil(n * p), index = rank - 1. */
-	uint64_t rank = ((uint64_t)n * per_10000 + 9999) / 10000;
+	uint64_t rank = ((uint64_t)n * ppm + 999999) / 1000000;
 	if (rank == 0) {
 		rank = 1;
 	}
@@ -55,6 +69,9 @@ void stats_summarize(uint64_t *samples, size_t n, struct latency_summary *s)
 	s->p99 = stats_percentile(samples, n, 9900);
 	s->p999 = stats_percentile(samples, n, 9990);
 	s->mean = (double)sum / (double)n;
+	for (size_t i = 0; i < STATS_CDF_POINTS; i++) {
+		s->cdf[i] = stats_quantile_ppm(samples, n, stats_cdf_ppm[i]);
+	}
 }
 
 void stats_median_min_max(const double *v, size_t n, double *median, double *min, double *max)
@@ -67,4 +84,27 @@ void stats_median_min_max(const double *v, size_t n, double *median, double *min
 	*median = n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
 	*min = c[0];
 	*max = c[n - 1];
+}
+
+long stats_read_raw(const char *path, uint64_t *dst, size_t max)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		return -errno;
+	}
+	size_t n = fread(dst, sizeof(*dst), max, f);
+	int err = ferror(f) ? -EIO : 0;
+	if (!err) {
+		/* A byte left over: a torn sample, or more samples than the caller expects. */
+		int c = fgetc(f);
+		err = c == EOF ? 0 : n == max ? -EFBIG : -EINVAL;
+	}
+	fclose(f);
+	if (err) {
+		return err;
+	}
+	for (size_t i = 0; i < n; i++) {
+		dst[i] = le64toh(dst[i]);
+	}
+	return (long)n;
 }

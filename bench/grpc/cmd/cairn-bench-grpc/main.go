@@ -9,17 +9,22 @@
 //
 //	cairn-bench-grpc --target unix:/path|HOST:PORT --socket CAIRND_SOCKET [--hunt ID --player ID]
 //	                 [--samples N] [--warmup N] [--stream N] [--spawn-server BIN [--server-cpu N]]
+//	                 [--raw PREFIX]
 //
 // The bench attaches to cairnd itself (--socket) only to set the stage: to find two
 // passable points for the player, as cairn-bench-go does, or, without --hunt and
 // --player, to make a hunt on map 0 and a player on its first passable cell. With
 // --spawn-server it starts BIN --socket .. --listen TARGET (on a private Unix socket
 // when --target is not given), under taskset when --server-cpu is given, and stops it
-// at the end. Progress goes to stderr.
+// at the end. With --raw it also writes every timed round trip to PREFIX.ping and
+// PREFIX.move, as little-endian uint64 nanoseconds (cairn-bench baselines reads them, so
+// that every transport's percentiles come from one piece of code). Progress goes to
+// stderr.
 package main
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -72,6 +77,25 @@ func logf(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "cairn-bench-grpc: "+format+"\n", a...)
 }
 
+// rawPrefix, when set, names the files every timed sample is written to (PREFIX.ping,
+// PREFIX.move: little-endian uint64 nanoseconds, in the order taken), so that
+// cairn-bench computes every transport's percentiles with the same code.
+var rawPrefix string
+
+// writeRaw writes ns to rawPrefix.name, after the timing is over.
+func writeRaw(name string, ns []int64) {
+	if rawPrefix == "" {
+		return
+	}
+	buf := make([]byte, 8*len(ns))
+	for i, v := range ns {
+		binary.LittleEndian.PutUint64(buf[8*i:], uint64(v))
+	}
+	if err := os.WriteFile(rawPrefix+"."+name, buf, 0o644); err != nil {
+		fail("--raw: %v", err)
+	}
+}
+
 // measure runs f warmup times, then samples times, timing each.
 func measure(name string, warmup, samples int, f func() error) stats {
 	logf("%s: %d warm-up, %d samples", name, warmup, samples)
@@ -88,6 +112,7 @@ func measure(name string, warmup, samples int, f func() error) stats {
 		}
 		ns[i] = int64(time.Since(t0))
 	}
+	writeRaw(name, ns)
 	s := summarize(ns)
 	logf("%s: p50 %d ns, p99 %d ns", name, s.P50, s.P99)
 	return s
@@ -239,10 +264,11 @@ func main() {
 	streamN := flag.Int("stream", 200000, "MOVEs sent on one stream for the throughput (0: skip)")
 	spawn := flag.String("spawn-server", "", "start this cairn-grpc-server binary, and stop it at the end")
 	serverCPU := flag.Int("server-cpu", -1, "with --spawn-server: run it under taskset -c N")
+	flag.StringVar(&rawPrefix, "raw", "", "write every timed round trip to `PREFIX`.ping and PREFIX.move (uint64 ns, little-endian)")
 	flag.Parse()
 	if (*target == "" && *spawn == "") || (*hunt == 0) != (*player == 0) || *samples <= 0 ||
 		*warmup < 0 || *streamN < 0 || flag.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: cairn-bench-grpc --target unix:/path|host:port --socket PATH [--hunt ID --player ID] [--samples N] [--warmup N] [--stream N] [--spawn-server BIN [--server-cpu N]]")
+		fmt.Fprintln(os.Stderr, "usage: cairn-bench-grpc --target unix:/path|host:port --socket PATH [--hunt ID --player ID] [--samples N] [--warmup N] [--stream N] [--spawn-server BIN [--server-cpu N]] [--raw PREFIX]")
 		os.Exit(2)
 	}
 	ctx := context.Background()
