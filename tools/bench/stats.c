@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -92,12 +93,15 @@ long stats_read_raw(const char *path, uint64_t *dst, size_t max)
 	if (!f) {
 		return -errno;
 	}
-	size_t n = fread(dst, sizeof(*dst), max, f);
-	int err = ferror(f) ? -EIO : 0;
-	if (!err) {
-		/* A byte left over: a torn sample, or more samples than the caller expects. */
-		int c = fgetc(f);
-		err = c == EOF ? 0 : n == max ? -EFBIG : -EINVAL;
+	/* The size says it all: a torn last sample, or more samples than there is room for. */
+	struct stat st;
+	int err = fstat(fileno(f), &st) < 0			  ? -errno
+		  : st.st_size % (off_t)sizeof(*dst)		  ? -EINVAL
+		  : (uint64_t)st.st_size / sizeof(*dst) > max ? -EFBIG
+								  : 0;
+	size_t n = err ? 0 : (size_t)st.st_size / sizeof(*dst);
+	if (!err && fread(dst, sizeof(*dst), n, f) != n) {
+		err = -EIO; /* shorter than fstat said: it changed under us */
 	}
 	fclose(f);
 	if (err) {
