@@ -5,16 +5,25 @@
 //   move        moveSync(), the player alternating between two points of its cell
 //   ping_async  await ping()                      (the Promise path: waiter thread + TSFN)
 //   socket      a 56-byte write and its 'data' on a net.Socket to a Unix echo server
-// Prints one JSON line on stdout, nanoseconds (process.hrtime.bigint); progress on stderr.
+// then MOVE throughput: W calls of move() (the Promise API) outstanding at all times, for
+// a fixed time. Prints one JSON line on stdout, nanoseconds (process.hrtime.bigint):
+//   {"lang":"node","ping":{"n":..,"p50":..,"p90":..,"p99":..,"p999":..,"max":..,"mean":..},
+//    "move":{..},"ping_async":{..},"socket":{..},"throughput_per_s":..,"parallelism":W,
+//    "throughput_moves":..}
+// progress on stderr. With --raw, every timed round trip of each series is written, once
+// all timing is done, to PREFIX.ping, PREFIX.move, PREFIX.ping_async and PREFIX.socket
+// as little-endian uint64 nanoseconds, in the order they were taken.
 //
 //   cairn-bench-node.js --socket PATH --echo PATH --hunt ID --player ID
 //                       [--samples N (100000)] [--warmup N (samples / 10)]
+//                       [--raw PREFIX] [--throughput-ms N (2000; 0: skip)] [--window W (256)]
+const fs = require('fs');
 const net = require('net');
 const path = require('path');
 const { Client } = require(path.join(__dirname, '..'));
 
 function args() {
-	const a = { samples: 100000, warmup: -1 };
+	const a = { samples: 100000, warmup: -1, raw: null, throughputMs: 2000, window: 256 };
 	const argv = process.argv.slice(2);
 	for (let i = 0; i < argv.length; i++) {
 		const k = argv[i];
@@ -26,8 +35,12 @@ function args() {
 		case '--player': a.player = Number(v); i++; break;
 		case '--samples': a.samples = Number(v); i++; break;
 		case '--warmup': a.warmup = Number(v); i++; break;
+		case '--raw': a.raw = v; i++; break;
+		case '--throughput-ms': a.throughputMs = Number(v); i++; break;
+		case '--window': a.window = Number(v); i++; break;
 		case '-h': case '--help':
-			process.stdout.write('usage: cairn-bench-node.js --socket PATH --echo PATH --hunt ID --player ID [--samples N] [--warmup N]\n');
+			process.stdout.write('usage: cairn-bench-node.js --socket PATH --echo PATH --hunt ID --player ID [--samples N] [--warmup N]\n' +
+				'                           [--raw PREFIX] [--throughput-ms N] [--window W]\n');
 			process.exit(0);
 			break;
 		default:
@@ -39,6 +52,16 @@ function args() {
 		process.stderr.write('cairn-bench-node: --socket PATH is required\n');
 		process.exit(2);
 	}
+	if (a.raw === undefined) {
+		process.stderr.write('cairn-bench-node: --raw PREFIX: the prefix is missing\n');
+		process.exit(2);
+	}
+	for (const [k, min] of [['samples', 1], ['throughputMs', 0], ['window', 1]]) {
+		if (!Number.isInteger(a[k]) || a[k] < min) {
+			process.stderr.write(`cairn-bench-node: ${k}: ${a[k]} is not a whole number >= ${min}\n`);
+			process.exit(2);
+		}
+	}
 	if (a.warmup < 0) a.warmup = Math.floor(a.samples / 10);
 	return a;
 }
@@ -49,7 +72,34 @@ function stats(ns) {
 	const at = (q) => s[Math.min(n - 1, Math.floor(q * n))];
 	let sum = 0;
 	for (const x of s) sum += x;
-	return { n, p50: at(0.5), p90: at(0.9), p99: at(0.99), p999: at(0.999), mean: Math.round(sum / n) };
+	return {
+		n, p50: at(0.5), p90: at(0.9), p99: at(0.99), p999: at(0.999), max: s[n - 1], mean: Math.round(sum / n),
+	};
+}
+
+// Writes the samples (ns) to file as little-endian uint64s, in one write.
+function writeRaw(file, ns) {
+	const b = Buffer.alloc(8 * ns.length);
+	for (let i = 0; i < ns.length; i++) b.writeBigUInt64LE(BigInt(ns[i]), 8 * i);
+	fs.writeFileSync(file, b);
+}
+
+// Keeps w move() Promises outstanding for ms milliseconds, the player alternating
+// between pts: resolves to { moves, ns }, the moves answered and the time they took.
+async function throughput(c, hunt, player, pts, w, ms) {
+	const t0 = process.hrtime.bigint();
+	const end = t0 + BigInt(ms) * 1000000n;
+	let moves = 0;
+	const worker = async (k) => {
+		for (let i = k; process.hrtime.bigint() < end; i++) {
+			await c.move(hunt, player, pts[i & 1][0], pts[i & 1][1]);
+			moves++;
+		}
+	};
+	const workers = [];
+	for (let k = 0; k < w; k++) workers.push(worker(k));
+	await Promise.all(workers);
+	return { moves, ns: Number(process.hrtime.bigint() - t0) };
 }
 
 function timeSync(n, fn) {
@@ -114,19 +164,23 @@ function echoBench(sockPath, n) {
 async function main() {
 	const a = args();
 	const res = { lang: 'node' };
+	const raw = {};
 	const c = new Client(a.socket, { name: 'cairn-bench-node' });
 	const log = (m) => process.stderr.write(`cairn-bench-node: ${m}\n`);
 
 	log(`ping: ${a.warmup} warm-up, ${a.samples} samples`);
 	timeSync(a.warmup, () => c.pingSync());
-	res.ping = stats(timeSync(a.samples, () => c.pingSync()));
+	raw.ping = timeSync(a.samples, () => c.pingSync());
+	res.ping = stats(raw.ping);
 
+	let pts = null;
 	if (a.hunt && a.player) {
-		const pts = movePoints(c, a.hunt, a.player);
+		pts = movePoints(c, a.hunt, a.player);
 		log(`move: player ${a.player} of hunt ${a.hunt} between ${JSON.stringify(pts)}`);
 		const mv = (i) => c.moveSync(a.hunt, a.player, pts[i & 1][0], pts[i & 1][1]);
 		timeSync(a.warmup, mv);
-		res.move = stats(timeSync(a.samples, mv));
+		raw.move = timeSync(a.samples, mv);
+		res.move = stats(raw.move);
 	} else {
 		log('move: skipped (no --hunt and --player)');
 	}
@@ -134,17 +188,32 @@ async function main() {
 	const nAsync = Math.min(a.samples, 20000);
 	log(`ping_async: ${nAsync} samples`);
 	await timeAsync(Math.min(a.warmup, 2000), () => c.ping());
-	res.ping_async = stats(await timeAsync(nAsync, () => c.ping()));
+	raw.ping_async = await timeAsync(nAsync, () => c.ping());
+	res.ping_async = stats(raw.ping_async);
 
 	if (a.echo) {
 		const nSock = Math.min(a.samples, 20000);
 		log(`socket: ${nSock} samples against ${a.echo}`);
 		await echoBench(a.echo, Math.min(a.warmup, 2000) || 1);
-		res.socket = stats(await echoBench(a.echo, nSock));
+		raw.socket = await echoBench(a.echo, nSock);
+		res.socket = stats(raw.socket);
 	} else {
 		log('socket: skipped (no --echo)');
 	}
+
+	if (pts && a.throughputMs > 0) {
+		log(`throughput: ${a.window} move() Promises outstanding for ${a.throughputMs} ms`);
+		const t = await throughput(c, a.hunt, a.player, pts, a.window, a.throughputMs);
+		res.throughput_per_s = Math.round(t.moves * 1e9 / t.ns);
+		res.parallelism = a.window;
+		res.throughput_moves = t.moves;
+		log(`throughput: ${t.moves} moves in ${(t.ns / 1e9).toFixed(3)} s: ${res.throughput_per_s}/s`);
+	}
 	c.close();
+
+	if (a.raw) {
+		for (const [k, v] of Object.entries(raw)) writeRaw(`${a.raw}.${k}`, v);
+	}
 	process.stdout.write(`${JSON.stringify(res)}\n`);
 }
 

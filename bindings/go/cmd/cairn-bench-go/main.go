@@ -1,21 +1,30 @@
 // Command cairn-bench-go measures round trips through cairnd from Go: PING, MOVE, and
 // a 56-byte write and read on a net.UnixConn to an echo server as the baseline, each
-// from one goroutine with a spinning wait. It prints one line of JSON on stdout, in
-// nanoseconds:
+// from one goroutine with a spinning wait. Then MOVE throughput: K goroutines (a
+// player each, joined next to the given one, on a second connection with the default
+// options), each calling Conn.Move in a loop for a fixed time. It prints one line of
+// JSON on stdout, in nanoseconds:
 //
-//	{"lang":"go","ping":{"n":..,"p50":..,"p90":..,"p99":..,"p999":..,"mean":..},"move":{...},"socket":{...}}
+//	{"lang":"go","ping":{"n":..,"p50":..,"p90":..,"p99":..,"p999":..,"max":..,"mean":..},
+//	 "move":{...},"socket":{...},"throughput_per_s":..,"parallelism":K,"throughput_moves":..}
 //
 // Usage:
 //
 //	cairn-bench-go --socket PATH --echo PATH --hunt ID --player ID [--samples N] [--warmup N]
+//	               [--raw PREFIX] [--throughput-ms N] [--goroutines K]
 //
 // The hunt must be on map 0 and the player in it. The player is moved back and forth
 // between (1500, 1500) and (2500, 1500) mm, or, if those are not passable, between two
-// passable points near where it stands. Progress goes to stderr.
+// passable points near where it stands; the throughput's players join at the first of
+// those and move between the same two. With --raw, every timed round trip of each
+// series is written, once all timing is done, to PREFIX.ping, PREFIX.move and
+// PREFIX.socket as little-endian uint64 nanoseconds, in the order they were taken.
+// --throughput-ms 0 skips the throughput. Progress goes to stderr.
 package main
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -24,6 +33,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"sync"
 	"syscall"
 	"time"
 
@@ -36,10 +46,13 @@ type stats struct {
 	P90  int64   `json:"p90"`
 	P99  int64   `json:"p99"`
 	P999 int64   `json:"p999"`
+	Max  int64   `json:"max"`
 	Mean float64 `json:"mean"`
 }
 
-func summarize(ns []int64) stats {
+// summarize summarizes a sorted copy of ns; ns keeps the order the samples were taken in.
+func summarize(samples []int64) stats {
+	ns := slices.Clone(samples)
 	slices.Sort(ns)
 	pct := func(p float64) int64 {
 		i := int(p * float64(len(ns)-1))
@@ -50,7 +63,7 @@ func summarize(ns []int64) stats {
 		sum += float64(v)
 	}
 	return stats{N: len(ns), P50: pct(0.50), P90: pct(0.90), P99: pct(0.99), P999: pct(0.999),
-		Mean: float64(int64(sum/float64(len(ns))*10)) / 10}
+		Max: ns[len(ns)-1], Mean: float64(int64(sum/float64(len(ns))*10)) / 10}
 }
 
 func fail(format string, a ...any) {
@@ -58,8 +71,9 @@ func fail(format string, a ...any) {
 	os.Exit(1)
 }
 
-// measure runs f warmup times, then samples times, timing each.
-func measure(name string, warmup, samples int, f func() error) stats {
+// measure runs f warmup times, then samples times, timing each. It returns the summary
+// and the samples, in the order they were taken.
+func measure(name string, warmup, samples int, f func() error) (stats, []int64) {
 	fmt.Fprintf(os.Stderr, "cairn-bench-go: %s: %d warm-up, %d samples\n", name, warmup, samples)
 	for i := 0; i < warmup; i++ {
 		if err := f(); err != nil {
@@ -76,7 +90,73 @@ func measure(name string, warmup, samples int, f func() error) stats {
 	}
 	s := summarize(ns)
 	fmt.Fprintf(os.Stderr, "cairn-bench-go: %s: p50 %d ns, p99 %d ns\n", name, s.P50, s.P99)
-	return s
+	return s, ns
+}
+
+// writeRaw writes samples to path as little-endian uint64s, in one write.
+func writeRaw(path string, samples []int64) error {
+	b := make([]byte, 0, 8*len(samples))
+	for _, v := range samples {
+		b = binary.LittleEndian.AppendUint64(b, uint64(v))
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+// throughput joins k players at pts[0] and has k goroutines, one per player, call
+// Move in a loop, between pts[0] and pts[1], until d has passed since the start (each
+// finishes the call it is in). It returns how many moves were answered and in how
+// long: from the start to the last goroutine's last answer. The players leave at the
+// end.
+func throughput(ctx context.Context, c *cairn.Conn, hunt uint32, pts [2][2]int32, k int,
+	d time.Duration) (int64, time.Duration, error) {
+	players := make([]uint32, k)
+	for i := range players {
+		p, err := c.Join(ctx, hunt, pts[0][0], pts[0][1])
+		if err != nil {
+			return 0, 0, fmt.Errorf("join %d of %d: %w", i+1, k, err)
+		}
+		players[i] = p
+	}
+	defer func() {
+		for _, p := range players {
+			c.Leave(ctx, hunt, p)
+		}
+	}()
+	counts := make([]int64, k)
+	errs := make([]error, k)
+	var start, wg sync.WaitGroup
+	var end time.Time
+	start.Add(1)
+	for g := range k {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start.Wait()
+			n := int64(0)
+			for time.Now().Before(end) {
+				q := pts[(n+1)&1]
+				if _, err := c.Move(ctx, hunt, players[g], q[0], q[1]); err != nil {
+					errs[g] = err
+					break
+				}
+				n++
+			}
+			counts[g] = n
+		}()
+	}
+	t0 := time.Now()
+	end = t0.Add(d)
+	start.Done()
+	wg.Wait()
+	took := time.Since(t0)
+	total := int64(0)
+	for g := range k {
+		if errs[g] != nil {
+			return 0, 0, errs[g]
+		}
+		total += counts[g]
+	}
+	return total, took, nil
 }
 
 // movePoints finds two passable points for the player: the usual ones, or, if the map
@@ -151,9 +231,14 @@ func main() {
 	player := flag.Uint("player", 0, "a player in that hunt (required)")
 	samples := flag.Int("samples", 200000, "round trips timed per measurement")
 	warmup := flag.Int("warmup", 20000, "round trips before timing")
+	raw := flag.String("raw", "", "write every timed round trip to `PREFIX`.ping, .move and .socket (little-endian uint64 ns)")
+	tputMs := flag.Int("throughput-ms", 2000, "how long to measure MOVE throughput, ms (0: skip)")
+	goroutines := flag.Int("goroutines", 64, "goroutines calling Move at once for the throughput, a player each")
 	flag.Parse()
-	if *echo == "" || *hunt == 0 || *player == 0 || *samples <= 0 || *warmup < 0 {
-		fmt.Fprintln(os.Stderr, "usage: cairn-bench-go --socket PATH --echo PATH --hunt ID --player ID [--samples N] [--warmup N]")
+	if *echo == "" || *hunt == 0 || *player == 0 || *samples <= 0 || *warmup < 0 || *tputMs < 0 ||
+		*goroutines <= 0 || flag.NArg() != 0 {
+		fmt.Fprintln(os.Stderr, "usage: cairn-bench-go --socket PATH --echo PATH --hunt ID --player ID [--samples N] [--warmup N]\n"+
+			"                      [--raw PREFIX] [--throughput-ms N] [--goroutines K]")
 		os.Exit(2)
 	}
 	ctx := context.Background()
@@ -166,13 +251,17 @@ func main() {
 	h, p := uint32(*hunt), uint32(*player)
 
 	var out struct {
-		Lang   string `json:"lang"`
-		Ping   stats  `json:"ping"`
-		Move   stats  `json:"move"`
-		Socket stats  `json:"socket"`
+		Lang        string  `json:"lang"`
+		Ping        stats   `json:"ping"`
+		Move        stats   `json:"move"`
+		Socket      stats   `json:"socket"`
+		PerS        float64 `json:"throughput_per_s,omitempty"`
+		Parallelism int     `json:"parallelism,omitempty"`
+		Moves       int64   `json:"throughput_moves,omitempty"`
 	}
+	var rawPing, rawMove, rawSocket []int64
 	out.Lang = "go"
-	out.Ping = measure("ping", *warmup, *samples, func() error { return c.Ping(ctx) })
+	out.Ping, rawPing = measure("ping", *warmup, *samples, func() error { return c.Ping(ctx) })
 
 	pts, err := movePoints(ctx, c, h, p)
 	if err != nil {
@@ -181,7 +270,7 @@ func main() {
 	fmt.Fprintf(os.Stderr, "cairn-bench-go: moving player %d between (%d, %d) and (%d, %d)\n",
 		p, pts[0][0], pts[0][1], pts[1][0], pts[1][1])
 	i := 0
-	out.Move = measure("move", *warmup, *samples, func() error {
+	out.Move, rawMove = measure("move", *warmup, *samples, func() error {
 		i ^= 1
 		_, err := c.Move(ctx, h, p, pts[i][0], pts[i][1])
 		return err
@@ -192,12 +281,42 @@ func main() {
 		fail("echo server: %v", err)
 	}
 	defer conn.Close()
-	raw, err := conn.SyscallConn()
+	rawConn, err := conn.SyscallConn()
 	if err != nil {
 		fail("echo server: %v", err)
 	}
 	buf := make([]byte, cairn.MsgSize)
-	out.Socket = measure("socket", *warmup, *samples, func() error { return socketRoundTrip(conn, raw, buf) })
+	out.Socket, rawSocket = measure("socket", *warmup, *samples, func() error { return socketRoundTrip(conn, rawConn, buf) })
+
+	if *tputMs > 0 {
+		// A connection as a Go program would open it: the default spin, so that a
+		// waiting goroutine gives way to the others.
+		tc, err := cairn.DialContext(ctx, *sock, &cairn.Options{Name: "cairn-bench-go"})
+		if err != nil {
+			fail("attach: %v", err)
+		}
+		d := time.Duration(*tputMs) * time.Millisecond
+		fmt.Fprintf(os.Stderr, "cairn-bench-go: throughput: %d goroutines calling Move for %v\n", *goroutines, d)
+		n, took, err := throughput(ctx, tc, h, pts, *goroutines, d)
+		tc.Close()
+		if err != nil {
+			fail("throughput: %v", err)
+		}
+		out.Moves, out.Parallelism = n, *goroutines
+		out.PerS = float64(int64(float64(n) / took.Seconds()))
+		fmt.Fprintf(os.Stderr, "cairn-bench-go: throughput: %d moves in %v: %.0f/s\n", n, took, out.PerS)
+	}
+
+	if *raw != "" {
+		for _, f := range []struct {
+			ext string
+			v   []int64
+		}{{"ping", rawPing}, {"move", rawMove}, {"socket", rawSocket}} {
+			if err := writeRaw(*raw+"."+f.ext, f.v); err != nil {
+				fail("raw samples: %v", err)
+			}
+		}
+	}
 
 	line, _ := json.Marshal(out)
 	fmt.Println(string(line))
