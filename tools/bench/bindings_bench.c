@@ -358,65 +358,6 @@ static pid_t echo_start(const char *path, int cpu)
 
 /* ---- one language ---- */
 
-/* Runs sh -c cmd in dir, pinned to cpu, stdout into out. Returns the exit status or -errno. */
-static int run_pinned(const char *dir, const char *cmd, int cpu, char *out, size_t outlen,
-		      bool quiet)
-{
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		return -errno;
-	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		return -errno;
-	}
-	if (pid == 0) {
-		if (cpu >= 0) {
-			cpu_set_t set;
-			CPU_ZERO(&set);
-			CPU_SET(cpu, &set);
-			sched_setaffinity(0, sizeof(set), &set);
-		}
-		dup2(p[1], 1);
-		if (quiet) {
-			int nul = open("/dev/null", O_WRONLY);
-			dup2(nul, 2);
-		}
-		if (chdir(dir) < 0) {
-			_exit(126);
-		}
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	size_t len = 0;
-	uint64_t deadline = cairn__now_ns() + RUN_LIMIT;
-	for (;;) {
-		struct pollfd pf = {p[0], POLLIN, 0};
-		int n = poll(&pf, 1, 1000);
-		if (n > 0) {
-			char buf[4096];
-			ssize_t k = read(p[0], buf, sizeof(buf));
-			if (k <= 0) {
-				break;
-			}
-			size_t take = (size_t)k < outlen - 1 - len ? (size_t)k : outlen - 1 - len;
-			memcpy(out + len, buf, take);
-			len += take;
-		}
-		if (cairn__now_ns() > deadline) {
-			kill(pid, SIGKILL);
-			break;
-		}
-	}
-	out[len] = '\0';
-	close(p[0]);
-	int st;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-	}
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 /* The number after "key": inside the object that follows "obj": in a JSON line. */
 static bool json_num(const char *line, const char *obj, const char *key, double *v)
 {
@@ -479,41 +420,18 @@ static bool summary_of(const char *line, const char *obj, struct latency_summary
 }
 
 /*
- * Reads the raw samples of one series, path, which must hold exactly n little-endian
- * uint64s, into a new array (the caller frees it), and removes the file. Returns NULL
- * when the file is missing or holds something else.
+ * Reads the raw samples of one series, path, which must hold exactly n of them, into a
+ * new array (the caller frees it), and removes the file. Returns NULL when the file is
+ * missing or holds something else.
  */
 static uint64_t *raw_read(const char *path, size_t n)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		return NULL;
+	uint64_t *s = n > 0 ? malloc(8 * n) : NULL;
+	if (s && stats_read_raw(path, s, n) != (long)n) {
+		free(s);
+		s = NULL;
 	}
-	struct stat st;
-	uint64_t *s = NULL;
-	if (n > 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_size == 8 * (uint64_t)n &&
-	    (s = malloc(8 * n))) {
-		size_t got = 0;
-		while (got < 8 * n) {
-			ssize_t k = read(fd, (char *)s + got, 8 * n - got);
-			if (k <= 0) {
-				if (k < 0 && errno == EINTR) {
-					continue;
-				}
-				break;
-			}
-			got += (size_t)k;
-		}
-		if (got != 8 * n) {
-			free(s);
-			s = NULL;
-		}
-	}
-	close(fd);
 	unlink(path);
-	for (size_t i = 0; s && i < n; i++) {
-		s[i] = le64toh(s[i]);
-	}
 	return s;
 }
 
@@ -861,7 +779,7 @@ int bench_bindings_main(int argc, char **argv)
 			report_line(&rep, "%s: not measured: %s is missing", L->name, dir);
 			continue;
 		}
-		if (run_pinned(dir, L->probe, -1, out, sizeof(out), true) != 0) {
+		if (bench_run_shell(dir, L->probe, -1, out, sizeof(out), true, RUN_LIMIT) != 0) {
 			report_line(
 				&rep,
 				"%s: not measured: '%s' failed in %s (toolchain missing, or the "
@@ -891,7 +809,7 @@ int bench_bindings_main(int argc, char **argv)
 			continue;
 		}
 		bench_progress("bindings: %s: %s", L->name, cmd);
-		int status = run_pinned(dir, cmd, o.host_cpu, out, sizeof(out), false);
+		int status = bench_run_shell(dir, cmd, o.host_cpu, out, sizeof(out), false, RUN_LIMIT);
 		const char *line = last_json(out);
 		if (status == 2 && !line) {
 			cmd[len] = '\0';
@@ -899,7 +817,7 @@ int bench_bindings_main(int argc, char **argv)
 				"bindings: %s: exit 2 (usage): an older program? Again without "
 				"--raw and the throughput: %s",
 				L->name, cmd);
-			status = run_pinned(dir, cmd, o.host_cpu, out, sizeof(out), false);
+			status = bench_run_shell(dir, cmd, o.host_cpu, out, sizeof(out), false, RUN_LIMIT);
 			line = last_json(out);
 		}
 		/* Each series: from the raw samples when they are there, else the JSON. */
