@@ -399,7 +399,7 @@ struct bl_run {
 	struct cairnd_proc dgrpc;
 	bool spawned_grpc;
 	cairn_client *cgrpc;
-	char grpc_why[256]; /* why gRPC was not measured */
+	char grpc_why[256];     /* why gRPC was not measured */
 	unsigned nearest_short; /* nearest-clue answers with fewer than k hits */
 };
 
@@ -1316,8 +1316,8 @@ static int phase_grpc(struct bl_run *run, struct report *rep)
 		 (unsigned long long)o->iterations, (unsigned long long)o->warmup,
 		 (unsigned long long)stream, run->work);
 	bench_progress("baselines: gRPC: %s", cmd);
-	int status = bench_run_shell(run->work, cmd, o->host_cpu, out, sizeof(out), false,
-				     GO_LIMIT_NS);
+	int status =
+		bench_run_shell(run->work, cmd, o->host_cpu, out, sizeof(out), false, GO_LIMIT_NS);
 	if (status != 0) {
 		bench_error(CMD, "gRPC: cairn-bench-grpc exited with status %d", status);
 		return -EIO;
@@ -1605,8 +1605,7 @@ int bench_baselines_main(int argc, char **argv)
 		P(RT_REDIS_GEOSEARCH, p50), false);
 	double x_gping = compare(&rep, cmp, "PING p50, vs gRPC", P(RT_CAIRN_PING, p50),
 				 P(RT_GRPC_PING, p50), false);
-	compare(&rep, cmp, "MOVE p50, vs gRPC", P(RT_CAIRN_MOVE, p50), P(RT_GRPC_MOVE, p50),
-		false);
+	compare(&rep, cmp, "MOVE p50, vs gRPC", P(RT_CAIRN_MOVE, p50), P(RT_GRPC_MOVE, p50), false);
 #undef P
 	compare(&rep, cmp, "batched MOVEs/s, vs the socket", tp[TP_CAIRN], tp[TP_SOCK], true);
 	compare(&rep, cmp, "batched MOVEs/s, vs Redis GEOADD", tp[TP_CAIRN], tp[TP_REDIS], true);
@@ -1632,8 +1631,9 @@ int bench_baselines_main(int argc, char **argv)
 		report_line(&rep, "gRPC: not measured: %s",
 			    o->no_grpc ? "--no-grpc" : run.grpc_why);
 	} else {
-		report_line(&rep, "gRPC: client and server share CPU %d; the server calls cairnd "
-				  "through the Go binding (a few hundred ns of each round trip).",
+		report_line(&rep,
+			    "gRPC: client and server share CPU %d; the server calls cairnd "
+			    "through the Go binding (a few hundred ns of each round trip).",
 			    o->host_cpu);
 	}
 

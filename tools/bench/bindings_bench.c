@@ -809,7 +809,8 @@ int bench_bindings_main(int argc, char **argv)
 			continue;
 		}
 		bench_progress("bindings: %s: %s", L->name, cmd);
-		int status = bench_run_shell(dir, cmd, o.host_cpu, out, sizeof(out), false, RUN_LIMIT);
+		int status =
+			bench_run_shell(dir, cmd, o.host_cpu, out, sizeof(out), false, RUN_LIMIT);
 		const char *line = last_json(out);
 		if (status == 2 && !line) {
 			cmd[len] = '\0';
@@ -817,7 +818,8 @@ int bench_bindings_main(int argc, char **argv)
 				"bindings: %s: exit 2 (usage): an older program? Again without "
 				"--raw and the throughput: %s",
 				L->name, cmd);
-			status = bench_run_shell(dir, cmd, o.host_cpu, out, sizeof(out), false, RUN_LIMIT);
+			status = bench_run_shell(dir, cmd, o.host_cpu, out, sizeof(out), false,
+						 RUN_LIMIT);
 			line = last_json(out);
 		}
 		/* Each series: from the raw samples when they are there, else the JSON. */

@@ -512,7 +512,8 @@ static void print_json(const struct report *r, FILE *f)
 		if (row->has_cdf) {
 			fputs(", \"cdf_ns\": [", f);
 			for (unsigned j = 0; j < STATS_CDF_POINTS; j++) {
-				fprintf(f, "%s%llu", j ? ", " : "", (unsigned long long)row->cdf[j]);
+				fprintf(f, "%s%llu", j ? ", " : "",
+					(unsigned long long)row->cdf[j]);
 			}
 			fputc(']', f);
 		}

@@ -21,8 +21,8 @@ static int cmp_double(const void *a, const void *b)
 }
 
 const uint32_t stats_cdf_ppm[STATS_CDF_POINTS] = {
-	0,	10000,	50000,	100000, 200000, 300000, 400000, 500000, 600000, 700000, 750000,
-	800000, 850000, 900000, 925000, 950000, 960000, 970000, 980000, 990000, 995000, 998000,
+	0,      10000,  50000,  100000, 200000, 300000, 400000, 500000, 600000, 700000,  750000,
+	800000, 850000, 900000, 925000, 950000, 960000, 970000, 980000, 990000, 995000,  998000,
 	999000, 999500, 999800, 999900, 999950, 999980, 999990, 999995, 999999, 1000000,
 };
 
@@ -95,10 +95,10 @@ long stats_read_raw(const char *path, uint64_t *dst, size_t max)
 	}
 	/* The size says it all: a torn last sample, or more samples than there is room for. */
 	struct stat st;
-	int err = fstat(fileno(f), &st) < 0			  ? -errno
-		  : st.st_size % (off_t)sizeof(*dst)		  ? -EINVAL
+	int err = fstat(fileno(f), &st) < 0                   ? -errno
+		  : st.st_size % (off_t)sizeof(*dst)          ? -EINVAL
 		  : (uint64_t)st.st_size / sizeof(*dst) > max ? -EFBIG
-								  : 0;
+							      : 0;
 	size_t n = err ? 0 : (size_t)st.st_size / sizeof(*dst);
 	if (!err && fread(dst, sizeof(*dst), n, f) != n) {
 		err = -EIO; /* shorter than fstat said: it changed under us */

@@ -68,8 +68,8 @@ static void raw_files(void)
 	char path[128];
 	snprintf(path, sizeof(path), "%s/raw", dir);
 	/* Little-endian on disk whatever this machine is: 1, 2 and 2^40 + 3. */
-	const unsigned char bytes[24] = {1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0,
-					 3, 0, 0, 0, 0, 1, 0, 0};
+	const unsigned char bytes[24] = {1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,
+					 0, 0, 0, 0, 3, 0, 0, 0, 0, 1, 0, 0};
 	uint64_t got[4] = {0};
 	write_file(path, bytes, sizeof(bytes));
 	ASSERT_EQ(stats_read_raw(path, got, 4), 3);
