@@ -78,6 +78,8 @@ var (
 	ErrTableNotReady     = &Error{Code: ETableNotReady}
 	ErrUnknownClient     = &Error{Code: EUnknownClient}
 	ErrEvicted           = &Error{Code: EEvicted}
+	ErrTooManyPlayers    = &Error{Code: ETooManyPlayers}
+	ErrTooManyLanes      = &Error{Code: ETooManyLanes}
 	errProtocolSentinels = []*Error{ErrBadMagic, ErrVersion, ErrLayout, ErrUnknownType,
 		ErrBadLength, ErrBadFlags, ErrBlobRange, ErrBlobTooSmall, ErrDenied,
 		ErrTooManyClients, ErrHandshake, ErrDisconnected, ErrLaneDropped, ErrShuttingDown,
@@ -85,7 +87,8 @@ var (
 		ErrWrongHunt, ErrOffMap, ErrBlocked, ErrTooFast, ErrBadValue, ErrTooManyHunts,
 		ErrTooManyEntities, ErrBadMap, ErrBadSnapshot, ErrWalFailed, ErrSessionInUse,
 		ErrRollbackRange, ErrRollbackConflict, ErrBusy, ErrNoStore, ErrBadLog,
-		ErrUnreachable, ErrTableNotReady, ErrUnknownClient, ErrEvicted}
+		ErrUnreachable, ErrTableNotReady, ErrUnknownClient, ErrEvicted, ErrTooManyPlayers,
+		ErrTooManyLanes}
 )
 
 // Errors of this package that are not protocol codes.

@@ -6,7 +6,7 @@ package cairn
 const ProtoMajor = 1
 
 // ProtoMinor Protocol minor version.
-const ProtoMinor = 5
+const ProtoMinor = 6
 
 // StateMagic "CAIRNST\0" read as a little-endian u64: the first 8 bytes of a state segment.
 const StateMagic = 0x54534E52494143
@@ -474,7 +474,7 @@ const EBlobTooSmall = 1008
 // EDenied the daemon does not allow this peer's uid/gid to attach
 const EDenied = 1009
 
-// ETooManyClients the daemon has no free lane for another client
+// ETooManyClients the daemon has no free lane for another client (cairnd --max-clients)
 const ETooManyClients = 1010
 
 // EHandshake malformed attach handshake
@@ -519,10 +519,10 @@ const ETooFast = 1023
 // EBadValue a field of the command is outside its allowed range
 const EBadValue = 1024
 
-// ETooManyHunts the daemon already holds its maximum number of hunts
+// ETooManyHunts the daemon already holds its maximum number of hunts (cairnd --max-hunts)
 const ETooManyHunts = 1025
 
-// ETooManyEntities the daemon already holds its maximum number of players and clues
+// ETooManyEntities the daemon already holds its maximum number of players and clues (cairnd --max-entities)
 const ETooManyEntities = 1026
 
 // EBadMap the map is malformed
@@ -563,6 +563,12 @@ const EUnknownClient = 1038
 
 // EEvicted an operator evicted this client
 const EEvicted = 1039
+
+// ETooManyPlayers the hunt already holds its maximum number of players (cairnd --max-players-per-hunt)
+const ETooManyPlayers = 1040
+
+// ETooManyLanes this process already holds its maximum number of lanes (cairnd --max-lanes-per-process)
+const ETooManyLanes = 1041
 const StateHeaderSize = 256
 const StateHeaderOffMagic = 0
 const StateHeaderOffVersionMajor = 8
@@ -1140,7 +1146,7 @@ var ErrorMessages = map[int32]string{
 	1007: "blob offset and length fall outside the lane's arena",
 	1008: "the output region in the blob arena is too small for the result",
 	1009: "the daemon does not allow this peer's uid/gid to attach",
-	1010: "the daemon has no free lane for another client",
+	1010: "the daemon has no free lane for another client (cairnd --max-clients)",
 	1011: "malformed attach handshake",
 	1012: "the daemon closed the connection or is no longer running",
 	1013: "the daemon dropped this lane because its rings were corrupted",
@@ -1155,8 +1161,8 @@ var ErrorMessages = map[int32]string{
 	1022: "the position is in a blocked cell of the map",
 	1023: "the move is faster than the hunt's speed limit allows since the player's last move",
 	1024: "a field of the command is outside its allowed range",
-	1025: "the daemon already holds its maximum number of hunts",
-	1026: "the daemon already holds its maximum number of players and clues",
+	1025: "the daemon already holds its maximum number of hunts (cairnd --max-hunts)",
+	1026: "the daemon already holds its maximum number of players and clues (cairnd --max-entities)",
 	1027: "the map is malformed",
 	1028: "the engine state image is malformed or was made with other maps",
 	1029: "the write-ahead log failed (I/O error or disk full): changes are refused until cairnd is restarted; one in flight at the fault is not acknowledged and may or may not be found after the restart",
@@ -1170,6 +1176,8 @@ var ErrorMessages = map[int32]string{
 	1037: "the map's first-move table is not built (still building, or the map is larger than --table-max-cells): ask with method AUTO, or later",
 	1038: "no client with this id is attached",
 	1039: "an operator evicted this client",
+	1040: "the hunt already holds its maximum number of players (cairnd --max-players-per-hunt)",
+	1041: "this process already holds its maximum number of lanes (cairnd --max-lanes-per-process)",
 }
 
 // ErrorNames maps each protocol error code to its schema name.
@@ -1213,6 +1221,8 @@ var ErrorNames = map[int32]string{
 	1037: "TABLE_NOT_READY",
 	1038: "UNKNOWN_CLIENT",
 	1039: "EVICTED",
+	1040: "TOO_MANY_PLAYERS",
+	1041: "TOO_MANY_LANES",
 }
 
 // StructField is one scalar field of a struct, arrays flattened to their element.

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <numa.h>
 #include <pthread.h>
 #include <sched.h>
@@ -212,31 +213,113 @@ static void sample_daemon(struct daemon *d)
 
 /* ---- the listening socket ---- */
 
+/*
+ * Whether others could replace what is in directory dir (whose stat is st): its group or
+ * everyone may write it without the sticky bit, which keeps others from removing or
+ * renaming what is ours, or (with owner) it belongs to another user than us and root.
+ * Says why, with what (the socket's directory, or one above it), and returns -EPERM;
+ * else 0.
+ */
+static int check_dir(const char *dir, const struct stat *st, const char *what, bool owner)
+{
+	uid_t me = geteuid();
+	if (owner && st->st_uid != me && st->st_uid != 0) {
+		cairn__error("%s %s belongs to uid %u, so that user could replace the socket: "
+			     "use a directory of uid %u or of root (--socket)",
+			     what, dir, (unsigned)st->st_uid, (unsigned)me);
+		return -EPERM;
+	}
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(st->st_mode & S_ISVTX)) {
+		cairn__error("%s %s is writable by %s (mode %04o), who could replace the socket: "
+			     "chmod go-w it, or give it the sticky bit, or choose another path "
+			     "with --socket",
+			     what, dir, st->st_mode & S_IWOTH ? "everyone" : "its group",
+			     (unsigned)st->st_mode & 07777);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/*
+ * Whoever may write the socket's directory, or rename one above it, may replace the
+ * socket with one of their own and pose as the daemon to every host. A missing directory
+ * is made with mode 0750 (less what the umask takes away). An existing one must belong to
+ * us or root, and neither it nor any directory above it may be writable by others
+ * without the sticky bit (check_dir): a shared directory such as /tmp, or a group's with
+ * mode 1770, passes through its sticky bit. The owners of the directories above are not
+ * checked: in a user namespace, root's own directories belong to an unmapped uid. A
+ * world-writable sticky directory for the socket itself is accepted with a warning:
+ * while cairnd is not running, another user could still take the socket's name there.
+ */
 static int prepare_dir(const char *path)
 {
 	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char above[sizeof(buf)], up[PATH_MAX];
 	struct stat st;
 	snprintf(buf, sizeof(buf), "%s", path);
 	const char *dir = dirname(buf);
+	/*
+	 * First every directory above it, by its real path (a symbolic link is what it points
+	 * to), so that nothing is made where it would be refused.
+	 */
+	snprintf(above, sizeof(above), "%s", dir);
+	if (realpath(dir, up)) {
+		char *slash = strrchr(up, '/');
+		slash[slash == up] = '\0'; /* its parent; the root is its own */
+	} else if (errno != ENOENT || !realpath(dirname(above), up)) {
+		int e = errno;
+		cairn__error("cannot find the socket directory %s: %s (create it, or choose "
+			     "another path with --socket)",
+			     dir, strerror(e));
+		return -e;
+	}
+	for (;;) {
+		if (stat(up, &st) < 0) {
+			int e = errno;
+			cairn__error("cannot check %s, above the socket directory: %s", up,
+				     strerror(e));
+			return -e;
+		}
+		int r = check_dir(up, &st, "above the socket, the directory", false);
+		if (r < 0) {
+			return r;
+		}
+		char *slash = strrchr(up, '/');
+		if (!slash || slash[1] == '\0') {
+			break; /* the root */
+		}
+		slash[slash == up] = '\0'; /* keep the root's own slash */
+	}
 	if (stat(dir, &st) < 0) {
-		if (errno != ENOENT || mkdir(dir, 0750) < 0) {
+		if (errno == ENOENT && mkdir(dir, 0750) == 0) {
+			cairn__info("created socket directory %s (mode 0750)", dir);
+			return 0;
+		}
+		/* EEXIST: made by someone else since we looked; it is checked like any other. */
+		if (errno != EEXIST || stat(dir, &st) < 0) {
 			int e = errno;
 			cairn__error("cannot create the socket directory %s: %s (create it, or "
 				     "choose another path with --socket)",
 				     dir, strerror(e));
 			return -e;
 		}
-		cairn__info("created socket directory %s (mode 0750)", dir);
-		return 0;
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		cairn__error("%s is not a directory", dir);
 		return -ENOTDIR;
 	}
-	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
-		cairn__warn("socket directory %s is writable by everyone: another user could "
-			    "replace the socket",
-			    dir);
+	int r = check_dir(dir, &st, "socket directory", true);
+	if (r < 0) {
+		return r;
+	}
+	/* Once: the path is checked again just before binding. */
+	static bool warned;
+	if ((st.st_mode & S_IWOTH) && !warned) {
+		warned = true;
+		cairn__warn("socket directory %s is shared (mode %04o): nobody else can replace "
+			    "the socket, but while cairnd is not running another user could take "
+			    "its name; a directory of our own is safer (--socket)",
+			    dir, (unsigned)st.st_mode & 07777);
 	}
 	return 0;
 }
@@ -384,6 +467,20 @@ static struct lane *free_lane(struct daemon *d)
 	return NULL;
 }
 
+/*
+ * Lanes that clients of this pid hold. Lanes being released (DETACHING) are not counted:
+ * their client has let go of them, and a process that reconnects must not be refused for
+ * a lane the daemon has not finished freeing.
+ */
+static uint32_t lanes_of_pid(const struct daemon *d, pid_t pid)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < d->cfg.max_clients; i++) {
+		n += d->lanes[i].phase == LANE_ATTACHED && d->lanes[i].pid == pid;
+	}
+	return n;
+}
+
 /* Whether a lane that is attached or still being released serves this session. */
 static bool session_attached(const struct daemon *d, uint64_t session)
 {
@@ -432,7 +529,7 @@ static void handshake(struct control *c, struct pending *p)
 	struct daemon *d = c->d;
 	struct cairn_hello h;
 	struct cairn__lane_layout lay;
-	char why[160];
+	char why[256];
 	memcpy(&h, p->buf, sizeof(h));
 
 	if (!allowed(&d->cfg, &p->cred)) {
@@ -492,9 +589,26 @@ static void handshake(struct control *c, struct pending *p)
 		res_capacity = d->store.window;
 	}
 	if (cairn__lane_plan(h.cmd_capacity, res_capacity, h.blob_size, &lay) < 0) {
-		snprintf(why, sizeof(why), "bad lane request (rings %u/%u slots, arena %u bytes)",
-			 h.cmd_capacity, h.res_capacity, h.blob_size);
+		snprintf(why, sizeof(why),
+			 "bad lane request (rings %u/%u slots, arena %u bytes): rings take a power "
+			 "of two from %u to %u slots, the arena at most %u bytes",
+			 h.cmd_capacity, h.res_capacity, h.blob_size,
+			 (unsigned)CAIRN_RING_MIN_CAPACITY, (unsigned)CAIRN_RING_MAX_CAPACITY,
+			 (unsigned)CAIRN_BLOB_MAX_SIZE);
 		refuse(c, p, CAIRN_E_LAYOUT, why);
+		goto close;
+	}
+	/*
+	 * One process must not take every lane. A peer in a pid namespace we cannot see
+	 * has pid 0, like every other such peer: they cannot be told apart, so the limit
+	 * does not apply to them (--max-clients still does).
+	 */
+	uint32_t owned = p->cred.pid > 0 ? lanes_of_pid(d, p->cred.pid) : 0;
+	if (owned >= d->cfg.max_lanes_per_process) {
+		snprintf(why, sizeof(why),
+			 "pid %d already holds %u lanes, its most (cairnd --max-lanes-per-process)",
+			 (int)p->cred.pid, owned);
+		refuse(c, p, CAIRN_E_TOO_MANY_LANES, why);
 		goto close;
 	}
 	struct lane *l = free_lane(d);
@@ -855,6 +969,12 @@ int cairnd_run(struct daemon *d)
 		cairnd_store_close(d);
 		return r;
 	}
+	/*
+	 * Only now: the log holds accepted commands only, so recovery replays them without
+	 * the limit, and a hunt that a lower limit than before would have refused keeps its
+	 * players.
+	 */
+	cairn__engine_set_max_players(d->engine, d->cfg.max_players_per_hunt);
 	signal(SIGPIPE, SIG_IGN);
 	c.epfd = epoll_create1(EPOLL_CLOEXEC);
 	c.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);

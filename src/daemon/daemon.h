@@ -35,6 +35,7 @@ struct cairnd_config {
 	const char *socket_path;
 	int cpu; /* -1: not pinned */
 	uint32_t max_clients;
+	uint32_t max_lanes_per_process; /* lanes one peer pid may hold (attached) at once */
 	uint32_t batch;    /* commands taken from one lane per turn */
 	uint64_t spin_ns;  /* apply thread: busy-poll this long before yielding */
 	uint64_t yield_ns; /* then yield this long before sleeping */
@@ -50,6 +51,7 @@ struct cairnd_config {
 	unsigned n_map_paths;
 	uint32_t max_hunts;
 	uint32_t max_entities;
+	uint32_t max_players_per_hunt; /* an admission limit: set after recovery */
 	uint32_t shards;
 	uint32_t event_capacity;
 

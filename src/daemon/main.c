@@ -26,9 +26,14 @@ static void usage(FILE *f)
 		"  --socket PATH          listen here (default: $CAIRN_SOCKET, else\n"
 		"                         $XDG_RUNTIME_DIR/cairn/cairnd.sock, else\n"
 		"                         /tmp/cairn-UID/cairnd.sock); the socket gets mode 0660\n"
-		"                         and a missing directory is created with mode 0750\n"
+		"                         and a missing directory is created with mode 0750; a\n"
+		"                         directory of another user, or that others may write\n"
+		"                         without the sticky bit, is refused\n"
 		"  --cpu N                pin the apply thread to CPU N (default: not pinned)\n"
 		"  --max-clients N        lanes available to clients at once (default 64)\n"
+		"  --max-lanes-per-process N\n"
+		"                         lanes one client process may hold at once (default\n"
+		"                         16; not applied to peers whose pid we cannot see)\n"
 		"  --batch N              commands taken from one lane per turn, 1 to 256 (default "
 		"32)\n"
 		"  --spin-us N            when idle, busy-poll N us before yielding (default 200)\n"
@@ -48,6 +53,8 @@ static void usage(FILE *f)
 		"  --max-hunts N          hunts alive at once (default 16384)\n"
 		"  --max-entities N       players and clues alive at once, all hunts (default\n"
 		"                         1048576)\n"
+		"  --max-players-per-hunt N\n"
+		"                         players in one hunt at once (default 65536)\n"
 		"  --shards N             seqlock shards per hunt (default 64)\n"
 		"  --event-capacity N     slots of the event broadcast ring, a power of two\n"
 		"                         (default 65536)\n"
@@ -127,6 +134,7 @@ enum {
 	OPT_SOCKET = 256,
 	OPT_CPU,
 	OPT_MAX_CLIENTS,
+	OPT_MAX_LANES_PER_PROCESS,
 	OPT_BATCH,
 	OPT_SPIN,
 	OPT_YIELD,
@@ -137,6 +145,7 @@ enum {
 	OPT_MAP,
 	OPT_MAX_HUNTS,
 	OPT_MAX_ENTITIES,
+	OPT_MAX_PLAYERS_PER_HUNT,
 	OPT_SHARDS,
 	OPT_EVENTS,
 	OPT_DATA_DIR,
@@ -196,6 +205,7 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 		{"socket", required_argument, NULL, OPT_SOCKET},
 		{"cpu", required_argument, NULL, OPT_CPU},
 		{"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
+		{"max-lanes-per-process", required_argument, NULL, OPT_MAX_LANES_PER_PROCESS},
 		{"batch", required_argument, NULL, OPT_BATCH},
 		{"spin-us", required_argument, NULL, OPT_SPIN},
 		{"yield-us", required_argument, NULL, OPT_YIELD},
@@ -208,6 +218,7 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 		{"map", required_argument, NULL, OPT_MAP},
 		{"max-hunts", required_argument, NULL, OPT_MAX_HUNTS},
 		{"max-entities", required_argument, NULL, OPT_MAX_ENTITIES},
+		{"max-players-per-hunt", required_argument, NULL, OPT_MAX_PLAYERS_PER_HUNT},
 		{"shards", required_argument, NULL, OPT_SHARDS},
 		{"event-capacity", required_argument, NULL, OPT_EVENTS},
 		{"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -246,6 +257,12 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 				return -1;
 			}
 			cfg->max_clients = (uint32_t)v;
+			break;
+		case OPT_MAX_LANES_PER_PROCESS:
+			if (parse_num("--max-lanes-per-process", optarg, 1, 4096, &v) < 0) {
+				return -1;
+			}
+			cfg->max_lanes_per_process = (uint32_t)v;
 			break;
 		case OPT_BATCH:
 			if (parse_num("--batch", optarg, 1, CAIRND_MAX_BATCH, &v) < 0) {
@@ -305,6 +322,13 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 				return -1;
 			}
 			*(o == OPT_MAX_HUNTS ? &cfg->max_hunts : &cfg->max_entities) = (uint32_t)v;
+			break;
+		case OPT_MAX_PLAYERS_PER_HUNT:
+			if (parse_num("--max-players-per-hunt", optarg, 1,
+				      (1 << CAIRN_ID_SLOT_BITS) - 1, &v) < 0) {
+				return -1;
+			}
+			cfg->max_players_per_hunt = (uint32_t)v;
 			break;
 		case OPT_SHARDS:
 			if (parse_num("--shards", optarg, 1, 4096, &v) < 0) {
@@ -545,12 +569,14 @@ int main(int argc, char **argv)
 	d.cfg = (struct cairnd_config){
 		.cpu = -1,
 		.max_clients = 64,
+		.max_lanes_per_process = 16,
 		.batch = 32,
 		.spin_ns = 200 * 1000,
 		.yield_ns = 200 * 1000,
 		.drain_timeout_ns = 5ull * 1000 * 1000 * 1000,
 		.max_hunts = 16384,
 		.max_entities = 1u << 20,
+		.max_players_per_hunt = 65536,
 		.shards = CAIRN_DEFAULT_SHARDS,
 		.event_capacity = 65536,
 		.durability = CAIRN_DURABILITY_SYNC,

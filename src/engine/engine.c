@@ -208,6 +208,11 @@ void cairn__engine_free(struct cairn__engine *e)
 	free(e);
 }
 
+void cairn__engine_set_max_players(struct cairn__engine *e, uint32_t max_players)
+{
+	e->max_players = max_players;
+}
+
 struct cairn_engine_counters *cairn__engine_counters(struct cairn__engine *e)
 {
 	return e->ctr;

@@ -65,6 +65,17 @@ int cairn__engine_new(const struct cairn__engine_config *cfg, void *grid, void *
 /* Frees an engine. Accepts NULL. */
 void cairn__engine_free(struct cairn__engine *e);
 
+/*
+ * Sets the most players one hunt may hold (0: no limit, the default): a JOIN into a
+ * hunt that has that many is refused with TOO_MANY_PLAYERS, whose detail is the limit.
+ * It is an admission rule, not part of the state: a hunt already above the limit keeps
+ * its players, and a rollback may bring back more than it allows. Since the log holds
+ * only accepted commands, recovery and replay run without it (the daemon sets it after
+ * recovering), and an engine that replays a log gets the same state whatever its own
+ * limit. Apply thread only.
+ */
+void cairn__engine_set_max_players(struct cairn__engine *e, uint32_t max_players);
+
 /* The client's blob arena, for the queries that write their answers there. */
 struct cairn__blob {
 	uint8_t *base;

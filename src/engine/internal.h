@@ -110,6 +110,7 @@ struct cairn__engine {
 	struct cairn__broadcast events;
 	uint64_t applied; /* order number of the last state change */
 	uint32_t n_entities;
+	uint32_t max_players; /* per hunt; 0: no limit (cairn__engine_set_max_players) */
 
 	/* Scratch for queries: room for a candidate per entity, touched only as used. */
 	struct cairn__cand *scratch;

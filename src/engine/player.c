@@ -111,6 +111,10 @@ int cairn__cmd_join(struct cairn__engine *e, const struct cairn_msg *c, uint64_t
 	if (rc < 0) {
 		return cairn__eng_error(c, -rc, 0, out);
 	}
+	/* Before the daemon-wide limit: a full hunt says so even when the daemon is full too. */
+	if (e->max_players && h->players >= e->max_players) {
+		return cairn__eng_error(c, CAIRN_E_TOO_MANY_PLAYERS, e->max_players, out);
+	}
 	int64_t slot = spawn(e, h, q.hunt_id, CAIRN_ENTITY_PLAYER, q.x, q.y, 0, now);
 	if (slot < 0) {
 		return cairn__eng_error(c, (int)-slot, e->ent_slots.max, out);

@@ -234,10 +234,13 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* A pipeline may join more players to its one hunt than cairnd allows by default. */
+#define PIPE_ARGS H_ARGS("--max-players-per-hunt", "1048576")
+
 static void check_pipeline(void)
 {
 	enum { KILLS = 5 };
-	struct h_daemon *d = kit_start(NULL);
+	struct h_daemon *d = kit_start(PIPE_ARGS);
 	struct cairn_open_options o = {.cmd_capacity = 256, .res_capacity = 256};
 	struct pipeline p = {.c = kit_open(d, &o)};
 	p.hunt = kit_hunt(p.c, 0, 0);
@@ -250,7 +253,7 @@ static void check_pipeline(void)
 	for (unsigned k = 0; k < KILLS; k++) {
 		h_sleep_us(50 * 1000 + h_rng_below(&rng, 250 * 1000));
 		kit_kill(d);
-		kit_respawn(d, NULL);
+		kit_respawn(d, PIPE_ARGS);
 		wait_reconnects(p.c, k + 1);
 	}
 	h_sleep_us(100 * 1000);

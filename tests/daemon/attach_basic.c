@@ -1,11 +1,13 @@
 /*
  * attach_basic: one client against one daemon. Attach, every command the daemon serves
  * and every way a single command can be wrong, the submit/poll/wait path, what the
- * daemon publishes about itself, the error names, the seals on the segments, and what
- * cairn_open says when there is no daemon at all.
+ * daemon publishes about itself, the error names, the seals on the segments (and every
+ * trick a host might try to write the state segment anyway), and what cairn_open says
+ * when there is no daemon at all.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -420,6 +422,104 @@ static void check_strerror(void)
 	     sizeof(names) / sizeof(names[0]));
 }
 
+/* Whether the state segment still starts as the daemon wrote it, seen through a new mapping. */
+static bool state_intact(int fd, size_t size)
+{
+	const struct cairn_state_header *h = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_TRUE(h != MAP_FAILED);
+	bool ok = h->magic == CAIRN_STATE_MAGIC && h->version_major == CAIRN_PROTO_MAJOR &&
+		  h->segment_size == size;
+	munmap((void *)h, size);
+	return ok;
+}
+
+/* A call that must fail (return -1, or MAP_FAILED), and leave the segment as it was. */
+#define MUST_FAIL(call, fd, size)                                                                  \
+	do {                                                                                       \
+		errno = 0;                                                                         \
+		bool _failed = (call) == -1;                                                       \
+		if (!_failed) {                                                                    \
+			T_FAILF("%s succeeded on the state segment", #call);                       \
+		}                                                                                  \
+		ASSERT_TRUE(state_intact(fd, size));                                               \
+	} while (0)
+
+/*
+ * Every way we know for a host to write the state segment through its descriptor, after
+ * the seals: a second open of the same file read-write through /proc (a new file
+ * description, so the descriptor's own mode does not matter), write(2), copy_file_range
+ * and splice into it, punching or zeroing a hole, a shared writable mapping, turning a
+ * read-only mapping writable, moving or growing it first, writing through /proc/self/mem
+ * (which ignores page protections for private mappings), and a private writable mapping
+ * (allowed, but copy-on-write: what is written there must stay in this process). The
+ * daemon's view is checked after each.
+ */
+static void check_state_tricks(int state, size_t size)
+{
+	char path[64], junk[64];
+	memset(junk, 'X', sizeof(junk));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", state);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		printf("note: cannot reopen the state segment through %s (%s): tried on the "
+		       "descriptor itself\n",
+		       path, strerror(errno));
+		fd = state;
+	}
+	MUST_FAIL(pwrite(fd, junk, sizeof(junk), 0), fd, size);
+	MUST_FAIL(write(fd, junk, sizeof(junk)), fd, size);
+	MUST_FAIL(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096), fd, size);
+	MUST_FAIL(fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 0, 4096), fd, size);
+	MUST_FAIL(ftruncate(fd, 0), fd, size);
+	MUST_FAIL(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), fd, size);
+	ASSERT_TRUE(mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED);
+	ASSERT_TRUE(state_intact(fd, size));
+
+	int src = memfd_create("junk", MFD_CLOEXEC);
+	ASSERT_TRUE(src >= 0);
+	ASSERT_EQ(pwrite(src, junk, sizeof(junk), 0), (ssize_t)sizeof(junk));
+	off_t in = 0, out = 0;
+	MUST_FAIL(copy_file_range(src, &in, fd, &out, sizeof(junk), 0), fd, size);
+	close(src);
+	int pipefd[2];
+	ASSERT_EQ(pipe(pipefd), 0);
+	ASSERT_EQ(write(pipefd[1], junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	out = 0;
+	MUST_FAIL(splice(pipefd[0], NULL, fd, &out, sizeof(junk), 0), fd, size);
+	close(pipefd[0]);
+	close(pipefd[1]);
+
+	char *ro = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_TRUE(ro != MAP_FAILED);
+	MUST_FAIL(mprotect(ro, 4096, PROT_READ | PROT_WRITE), fd, size);
+	MUST_FAIL(madvise(ro, 4096, MADV_REMOVE), fd, size);
+	char *moved = mremap(ro, size, size + 4096, MREMAP_MAYMOVE);
+	ASSERT_TRUE(moved != MAP_FAILED);
+	MUST_FAIL(mprotect(moved, 4096, PROT_READ | PROT_WRITE), fd, size);
+	int mem = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	if (mem >= 0) {
+		MUST_FAIL(pwrite(mem, junk, sizeof(junk), (off_t)(uintptr_t)moved), fd, size);
+		close(mem);
+	} else {
+		printf("note: /proc/self/mem cannot be opened (%s): not tried\n", strerror(errno));
+	}
+	munmap(moved, size + 4096);
+
+	char *priv = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (priv != MAP_FAILED) {
+		memcpy(priv, junk, sizeof(junk));
+		ASSERT_TRUE(state_intact(fd, size));
+		munmap(priv, size);
+	}
+	if (fd != state) {
+		close(fd);
+	}
+	h_ok("state segment, also reopened read-write through /proc: write, copy_file_range, "
+	     "splice, hole punching and zeroing, ftruncate, new seals, shared writable maps, "
+	     "mprotect (also after mremap), MADV_REMOVE and /proc/self/mem all fail; a private "
+	     "writable map stays private; the daemon's header intact after each");
+}
+
 /* The descriptors themselves, through a hand-made attach: the seals hold. */
 static void check_segments(const struct h_daemon *d)
 {
@@ -450,6 +550,7 @@ static void check_segments(const struct h_daemon *d)
 	ASSERT_TRUE(seals >= 0);
 	ASSERT_TRUE((seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)) ==
 		    (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL));
+	check_state_tricks(state, (size_t)ssize);
 
 	off_t lsize = lseek(lane, 0, SEEK_END);
 	ASSERT_TRUE(lsize > 0);

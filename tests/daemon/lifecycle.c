@@ -8,9 +8,14 @@
  *      --drain-timeout-ms); then every call says DISCONNECTED; SIGINT does the same;
  *  (c) the socket path: refusing to start over a live daemon, starting over a stale
  *      socket file, refusing a path that is not a socket, creating a missing directory;
+ *      the default path's directory made 0750 or tighter; refusing a directory that
+ *      others may write (group or world, without the sticky bit), or one inside such a
+ *      directory, or one that belongs to another user (as root); accepting a sticky
+ *      shared one with a warning, and a private one inside it;
  *  (d) flags: --help and --version, and every kind of bad value (exit 2, a message).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -22,6 +27,10 @@
 
 #define SEC (1000 * 1000 * 1000ll)
 #define MS  (1000 * 1000ll)
+
+#define NOBODY 65534
+
+static const char *cairnd_bin; /* argv[1] */
 
 /* Waits until the apply thread has gone to sleep again (counters.sleeps moves on). */
 static void fall_asleep(cairn_client *c)
@@ -363,13 +372,187 @@ static void check_socket_path(void)
 	     "is removed at exit");
 }
 
+/*
+ * Runs cairnd --socket DIR/cairnd.sock, which must refuse to start because of DIR:
+ * exit status 1, a message with says, and no socket made.
+ */
+static void expect_dir_refused(const char *dir, const char *says)
+{
+	char out[8192], sock[128];
+	snprintf(sock, sizeof(sock), "%s/cairnd.sock", dir);
+	int st = h_run(H_ARGS("--socket", sock, "--durability", "none"), 5000, out, sizeof(out));
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 1 || !strstr(out, says) ||
+	    !strstr(out, "--socket")) {
+		T_FAILF("socket directory %s: status 0x%x, output \"%s\"; expected exit 1 and a "
+			"message with \"%s\" and --socket",
+			dir, st, out, says);
+	}
+	struct stat sb;
+	ASSERT_TRUE(lstat(sock, &sb) < 0 && errno == ENOENT);
+}
+
+/*
+ * The default socket path, $XDG_RUNTIME_DIR/cairn/cairnd.sock: cairnd makes the missing
+ * directory itself, and nobody but its owner (and group, for reading) may use it.
+ */
+static void check_default_socket_dir(void)
+{
+	struct h_daemon *d = h_prepare();
+	char xdg[96], dir[128], sock[160];
+	snprintf(xdg, sizeof(xdg), "%s/xdg", d->dir);
+	snprintf(dir, sizeof(dir), "%s/cairn", xdg);
+	snprintf(sock, sizeof(sock), "%s/cairnd.sock", dir);
+	ASSERT_EQ(mkdir(xdg, 0700), 0);
+	pid_t pid = h_fork();
+	if (pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
+			_exit(127);
+		}
+		setenv("XDG_RUNTIME_DIR", xdg, 1);
+		unsetenv("CAIRN_SOCKET");
+		execl(cairnd_bin, cairnd_bin, "--durability", "none", "--table-max-cells", "0",
+		      (char *)NULL);
+		_exit(127);
+	}
+	struct stat sb;
+	uint64_t deadline = h_now_ns() + 5 * SEC;
+	while (lstat(sock, &sb) < 0) {
+		if (h_now_ns() > deadline) {
+			h_print_log(d);
+			T_FAILF("cairnd without --socket made no socket at %s within 5 s", sock);
+		}
+		h_sleep_us(5000);
+	}
+	ASSERT_EQ(stat(dir, &sb), 0);
+	ASSERT_TRUE(S_ISDIR(sb.st_mode));
+	ASSERT_UEQ(sb.st_uid, geteuid());
+	unsigned mode = (unsigned)sb.st_mode & 07777;
+	if ((mode & 0027) != 0 || (mode & 0700) != 0700) {
+		T_FAILF("the default socket directory %s has mode %04o: more than 0750", dir, mode);
+	}
+	ASSERT_EQ(stat(sock, &sb), 0);
+	ASSERT_EQ(sb.st_mode & 0777, 0660);
+	/* A client finds it the same way, with no path given. */
+	char *saved = getenv("XDG_RUNTIME_DIR") ? strdup(getenv("XDG_RUNTIME_DIR")) : NULL;
+	char *saved_sock = getenv("CAIRN_SOCKET") ? strdup(getenv("CAIRN_SOCKET")) : NULL;
+	setenv("XDG_RUNTIME_DIR", xdg, 1);
+	unsetenv("CAIRN_SOCKET");
+	cairn_client *c;
+	int r = cairn_open(NULL, NULL, &c);
+	if (saved) {
+		setenv("XDG_RUNTIME_DIR", saved, 1);
+	} else {
+		unsetenv("XDG_RUNTIME_DIR");
+	}
+	if (saved_sock) {
+		setenv("CAIRN_SOCKET", saved_sock, 1);
+	}
+	free(saved);
+	free(saved_sock);
+	ASSERT_OK(r);
+	ASSERT_OK(cairn_ping(c, SEC));
+	cairn_close(c);
+	ASSERT_EQ(kill(pid, SIGTERM), 0);
+	ASSERT_EQ(h_wait_child(pid), 0);
+	h_ok("(c) no --socket: cairnd made $XDG_RUNTIME_DIR/cairn with mode %04o (0750 or "
+	     "tighter, ours), the socket 0660; cairn_open(NULL) found it",
+	     mode);
+}
+
+static void check_socket_dir(void)
+{
+	struct h_daemon *d = h_prepare();
+	char dir[128];
+	static const struct {
+		unsigned mode;
+		const char *says;
+	} unsafe[] = {
+		{0770, "writable by its group"},
+		{0730, "writable by its group"},
+		{0777, "writable by everyone"},
+		{0703, "writable by everyone"},
+	};
+	for (unsigned i = 0; i < sizeof(unsafe) / sizeof(unsafe[0]); i++) {
+		snprintf(dir, sizeof(dir), "%s/unsafe%u", d->dir, i);
+		ASSERT_EQ(mkdir(dir, 0700), 0);
+		/* chmod, not mkdir's mode: the umask would take the bits away. */
+		ASSERT_EQ(chmod(dir, unsafe[i].mode), 0);
+		expect_dir_refused(dir, unsafe[i].says);
+	}
+	h_ok("(c) socket directories of mode 0770, 0730, 0777 and 0703 (others may write, no "
+	     "sticky bit): cairnd exits 1 naming the problem and --socket, and makes no socket");
+
+	/* Others could rename a directory above it, and put one of theirs in its place. */
+	char above[128];
+	snprintf(above, sizeof(above), "%s/open", d->dir);
+	snprintf(dir, sizeof(dir), "%s/open/private", d->dir);
+	ASSERT_EQ(mkdir(above, 0700), 0);
+	ASSERT_EQ(mkdir(dir, 0700), 0);
+	ASSERT_EQ(chmod(above, 0777), 0);
+	expect_dir_refused(dir, "above the socket, the directory");
+	h_ok("(c) a private socket directory inside one of mode 0777: refused the same way");
+
+	if (getuid() == 0) {
+		snprintf(dir, sizeof(dir), "%s/nobodys", d->dir);
+		ASSERT_EQ(mkdir(dir, 0755), 0);
+		ASSERT_EQ(chown(dir, NOBODY, NOBODY), 0);
+		expect_dir_refused(dir, "belongs to uid 65534");
+		h_ok("(c) as root: a socket directory of uid %d (mode 0755) is refused the same "
+		     "way",
+		     NOBODY);
+	} else {
+		printf("note: not root, so a socket directory of another user is not tried\n");
+	}
+
+	/* A sticky shared directory (like /tmp): others cannot replace the socket there. */
+	struct h_daemon *s = h_prepare();
+	snprintf(dir, sizeof(dir), "%s/shared", s->dir);
+	ASSERT_EQ(mkdir(dir, 0700), 0);
+	ASSERT_EQ(chmod(dir, 01777), 0);
+	snprintf(s->sock, sizeof(s->sock), "%s/shared/cairnd.sock", s->dir);
+	h_spawn(s, H_ARGS("--durability", "none"));
+	h_wait_ready(s);
+	ASSERT_TRUE(h_log_has(s, "socket directory", "is shared (mode 1777)", 2000));
+	cairn_client *c;
+	ASSERT_OK(cairn_open(s->sock, NULL, &c));
+	ASSERT_OK(cairn_ping(c, SEC));
+	cairn_close(c);
+	h_stop(s);
+	/* And a private one inside it, as /tmp/cairn-UID in /tmp: accepted. */
+	snprintf(dir, sizeof(dir), "%s/shared/own", s->dir);
+	ASSERT_EQ(mkdir(dir, 0700), 0);
+	snprintf(s->sock, sizeof(s->sock), "%s/shared/own/cairnd.sock", s->dir);
+	h_spawn(s, H_ARGS("--durability", "none"));
+	h_wait_ready(s);
+	ASSERT_OK(cairn_open(s->sock, NULL, &c));
+	ASSERT_OK(cairn_ping(c, SEC));
+	cairn_close(c);
+	h_stop(s);
+	h_ok("(c) a sticky world-writable directory (mode 1777): accepted, with a warning; a "
+	     "private directory inside it: accepted");
+}
+
 static void check_flags(void)
 {
 	char out[8192];
 	static const char *const flags[] = {
-		"--socket",  "--cpu",      "--max-clients", "--batch",
-		"--spin-us", "--yield-us", "--allow-uid",   "--allow-gid",
-		"--verbose", "--help",     "--version",     "--drain-timeout-ms",
+		"--socket",
+		"--cpu",
+		"--max-clients",
+		"--batch",
+		"--spin-us",
+		"--yield-us",
+		"--allow-uid",
+		"--allow-gid",
+		"--verbose",
+		"--help",
+		"--version",
+		"--drain-timeout-ms",
+		"--max-lanes-per-process",
+		"--max-hunts",
+		"--max-entities",
+		"--max-players-per-hunt",
 	};
 	int st = h_run(H_ARGS("--help"), 5000, out, sizeof(out));
 	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -410,6 +593,10 @@ static void check_flags(void)
 		{"--allow-uid", "root", "--allow-uid"},
 		{"--allow-gid", "4294967295", "--allow-gid"},
 		{"--drain-timeout-ms", "3600001", "--drain-timeout-ms"},
+		{"--max-lanes-per-process", "0", "--max-lanes-per-process"},
+		{"--max-lanes-per-process", "4097", "--max-lanes-per-process"},
+		{"--max-players-per-hunt", "0", "--max-players-per-hunt"},
+		{"--max-players-per-hunt", "16777216", "--max-players-per-hunt"},
 		{"--bogus", NULL, "--help"},
 		{"stray-argument", NULL, "stray-argument"},
 	};
@@ -445,11 +632,14 @@ static void check_flags(void)
 int main(int argc, char **argv)
 {
 	h_init(argc, argv, "lifecycle");
+	cairnd_bin = argv[1];
 	check_flags();
 	check_idle();
 	check_drain();
 	check_sigint();
 	check_socket_path();
+	check_default_socket_dir();
+	check_socket_dir();
 	check_drain_slow_reader();
 	h_pass();
 }

@@ -24,7 +24,7 @@
 
 #define TICK_NS      1000000000ull
 #define MAX_HUNTS    4096
-#define MAX_PLAYERS  100000  /* per hunt */
+#define MAX_PLAYERS  65536   /* per hunt: cairnd's default --max-players-per-hunt */
 #define MAX_CLUES    1000    /* per hunt */
 #define MAX_TOTAL    262144  /* players in all hunts */
 #define MAX_FIELDS   16384   /* clues in all hunts: each has a 24 KiB path field */

@@ -4,7 +4,7 @@
 /** Protocol major version. */
 exports.PROTO_MAJOR = 1;
 /** Protocol minor version. */
-exports.PROTO_MINOR = 5;
+exports.PROTO_MINOR = 6;
 /** "CAIRNST\0" read as a little-endian u64: the first 8 bytes of a state segment. */
 exports.STATE_MAGIC = 0x54534E52494143n;
 /** "CAIRNLN\0" read as a little-endian u64: the first 8 bytes of a lane segment. */
@@ -349,7 +349,7 @@ exports.E_BLOB_RANGE = 1007;
 exports.E_BLOB_TOO_SMALL = 1008;
 /** the daemon does not allow this peer's uid/gid to attach */
 exports.E_DENIED = 1009;
-/** the daemon has no free lane for another client */
+/** the daemon has no free lane for another client (cairnd --max-clients) */
 exports.E_TOO_MANY_CLIENTS = 1010;
 /** malformed attach handshake */
 exports.E_HANDSHAKE = 1011;
@@ -379,9 +379,9 @@ exports.E_BLOCKED = 1022;
 exports.E_TOO_FAST = 1023;
 /** a field of the command is outside its allowed range */
 exports.E_BAD_VALUE = 1024;
-/** the daemon already holds its maximum number of hunts */
+/** the daemon already holds its maximum number of hunts (cairnd --max-hunts) */
 exports.E_TOO_MANY_HUNTS = 1025;
-/** the daemon already holds its maximum number of players and clues */
+/** the daemon already holds its maximum number of players and clues (cairnd --max-entities) */
 exports.E_TOO_MANY_ENTITIES = 1026;
 /** the map is malformed */
 exports.E_BAD_MAP = 1027;
@@ -409,6 +409,10 @@ exports.E_TABLE_NOT_READY = 1037;
 exports.E_UNKNOWN_CLIENT = 1038;
 /** an operator evicted this client */
 exports.E_EVICTED = 1039;
+/** the hunt already holds its maximum number of players (cairnd --max-players-per-hunt) */
+exports.E_TOO_MANY_PLAYERS = 1040;
+/** this process already holds its maximum number of lanes (cairnd --max-lanes-per-process) */
+exports.E_TOO_MANY_LANES = 1041;
 exports.STATE_HEADER_SIZE = 256;
 exports.STATE_HEADER_OFF_MAGIC = 0;
 exports.STATE_HEADER_OFF_VERSION_MAJOR = 8;
@@ -985,7 +989,7 @@ exports.ERROR_MESSAGES = Object.freeze({
   1007: "blob offset and length fall outside the lane's arena",
   1008: "the output region in the blob arena is too small for the result",
   1009: "the daemon does not allow this peer's uid/gid to attach",
-  1010: "the daemon has no free lane for another client",
+  1010: "the daemon has no free lane for another client (cairnd --max-clients)",
   1011: "malformed attach handshake",
   1012: "the daemon closed the connection or is no longer running",
   1013: "the daemon dropped this lane because its rings were corrupted",
@@ -1000,8 +1004,8 @@ exports.ERROR_MESSAGES = Object.freeze({
   1022: "the position is in a blocked cell of the map",
   1023: "the move is faster than the hunt's speed limit allows since the player's last move",
   1024: "a field of the command is outside its allowed range",
-  1025: "the daemon already holds its maximum number of hunts",
-  1026: "the daemon already holds its maximum number of players and clues",
+  1025: "the daemon already holds its maximum number of hunts (cairnd --max-hunts)",
+  1026: "the daemon already holds its maximum number of players and clues (cairnd --max-entities)",
   1027: "the map is malformed",
   1028: "the engine state image is malformed or was made with other maps",
   1029: "the write-ahead log failed (I/O error or disk full): changes are refused until cairnd is restarted; one in flight at the fault is not acknowledged and may or may not be found after the restart",
@@ -1015,6 +1019,8 @@ exports.ERROR_MESSAGES = Object.freeze({
   1037: "the map's first-move table is not built (still building, or the map is larger than --table-max-cells): ask with method AUTO, or later",
   1038: "no client with this id is attached",
   1039: "an operator evicted this client",
+  1040: "the hunt already holds its maximum number of players (cairnd --max-players-per-hunt)",
+  1041: "this process already holds its maximum number of lanes (cairnd --max-lanes-per-process)",
 });
 
 exports.ERROR_NAMES = Object.freeze({
@@ -1057,6 +1063,8 @@ exports.ERROR_NAMES = Object.freeze({
   1037: "TABLE_NOT_READY",
   1038: "UNKNOWN_CLIENT",
   1039: "EVICTED",
+  1040: "TOO_MANY_PLAYERS",
+  1041: "TOO_MANY_LANES",
 });
 
 /** Every schema struct: {size, fields: [[dotted field, offset, element size, count, signed]]}. */
