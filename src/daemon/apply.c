@@ -393,6 +393,14 @@ static void wal_status(struct applier *a, const struct cairn_msg *cmd, struct ca
 	struct daemon *d = a->d;
 	struct cairnd_store *s = &d->store;
 	struct cairn_wal_status w;
+	if (cmd->hdr.flags != 0) {
+		cairnd_error_result(cmd, CAIRN_E_BAD_FLAGS, cmd->hdr.flags, out);
+		return;
+	}
+	if (cmd->hdr.length != CAIRN_MSG_WAL_STATUS_LEN_MIN) {
+		cairnd_error_result(cmd, CAIRN_E_BAD_LENGTH, cmd->hdr.length, out);
+		return;
+	}
 	memset(out, 0, sizeof(*out));
 	memset(&w, 0, sizeof(w));
 	out->hdr.type = CAIRN_MSG_WAL_STATUS_REPLY;

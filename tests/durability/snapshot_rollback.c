@@ -22,7 +22,8 @@
  *      hash at the end and at L, the same twice;
  *  (f) ROLLBACK beyond the durable LSN: ROLLBACK_RANGE; of an unknown hunt:
  *      UNKNOWN_HUNT; two at once: the second is BUSY or done after the first; with
- *      --durability=none, SNAPSHOT and ROLLBACK: NO_STORE.
+ *      --durability=none, SNAPSHOT and ROLLBACK: NO_STORE; WAL_STATUS with header flags
+ *      or a payload: BAD_FLAGS, BAD_LENGTH, with a log and without.
  */
 #include <errno.h>
 #include <signal.h>
@@ -337,6 +338,17 @@ static void check_rolled_back(cairn_client *c, const struct rb_state *s, const c
 	ASSERT_UEQ(hi.clues_claimed, s->info_l.clues_claimed);
 }
 
+/* WAL_STATUS is held to the schema like every command: no flags, no payload. */
+static void check_wal_status_refusals(cairn_client *c)
+{
+	struct cairn_msg m, res;
+	cairn_msg_init(&m, CAIRN_MSG_WAL_STATUS, 0);
+	m.hdr.flags = 0x80;
+	ASSERT_CODE(cairn_call(c, &m, &res, 10 * SEC), CAIRN_E_BAD_FLAGS);
+	cairn_msg_init(&m, CAIRN_MSG_WAL_STATUS, 8);
+	ASSERT_CODE(cairn_call(c, &m, &res, 10 * SEC), CAIRN_E_BAD_LENGTH);
+}
+
 static void check_rollback(void)
 {
 	struct h_daemon *d = dur_start(PLAIN_ARGS);
@@ -481,11 +493,13 @@ static void check_rollback(void)
 			second, cairn_strerror(second));
 	}
 	check_rolled_back(c, &s, "after two more ROLLBACKs");
+	check_wal_status_refusals(c);
 	hash = dur_state_hash(c).hash;
 	uint64_t durable = dur_wal_status(c).durable_lsn;
 	cairn_close(c);
 	h_ok("(f) ROLLBACK beyond the durable LSN: ROLLBACK_RANGE; of an unknown hunt: "
-	     "UNKNOWN_HUNT; two together: the second %s",
+	     "UNKNOWN_HUNT; two together: the second %s; WAL_STATUS with flags or a payload: "
+	     "BAD_FLAGS, BAD_LENGTH",
 	     second ? "BUSY" : "done too");
 
 	h_stop(d);
@@ -523,10 +537,11 @@ static void check_no_store(void)
 	struct cairn_wal_status ws = dur_wal_status(c);
 	ASSERT_UEQ(ws.backend, CAIRN_WAL_NONE);
 	ASSERT_UEQ(ws.durability, CAIRN_DURABILITY_NONE);
+	check_wal_status_refusals(c);
 	cairn_close(c);
 	h_stop(d);
 	h_ok("(f) --durability=none: SNAPSHOT and ROLLBACK answered NO_STORE; WAL_STATUS says "
-	     "no log");
+	     "no log, and refuses flags and a payload there too");
 }
 
 int main(int argc, char **argv)
