@@ -16,6 +16,7 @@
 #include "cairn/cairn.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
+#include "store/dedup.h"
 
 static void usage(FILE *f)
 {
@@ -88,7 +89,9 @@ static void usage(FILE *f)
 		"  --dedup-window N       results of changes kept per client session for\n"
 		"                         resubmission after a restart, a power of two (default\n"
 		"                         4096); result rings are cut down to it\n"
-		"  --max-sessions N       client sessions kept in that table (default 4096)\n"
+		"  --max-sessions N       client sessions kept in that table, those of clients\n"
+		"                         gone included (default 256); a full session takes\n"
+		"                         about 88 bytes per --dedup-window entry, twice\n"
 		"\n"
 		"Operations:\n"
 		"  --metrics on|off       keep per-lane, log and daemon metrics in the state\n"
@@ -584,7 +587,7 @@ int main(int argc, char **argv)
 		.wal_backend = CAIRN__WAL_AUTO,
 		.wal_segment_bytes = 64u << 20,
 		.dedup_window = 4096,
-		.max_sessions = 4096,
+		.max_sessions = CAIRN__DEDUP_DEFAULT_SESSIONS,
 		.snapshot_records = 1000000,
 		.snapshot_interval_ns = 300ull * 1000000000u,
 		.keep_snapshots = 2,

@@ -32,8 +32,16 @@
 
 struct cairn__dedup;
 
+/*
+ * A full session costs about 88 bytes x window (360 KiB at the default window), and the
+ * daemon's store thread keeps a second copy in its replica: the defaults bound the two
+ * tables near 180 MiB. Sessions outlive their clients (a client may come back after a
+ * restart), so hosts that come and go fill the table up to max_sessions: four times the
+ * daemon's default --max-clients leaves room for a generation of reconnecting clients
+ * beside the live ones while keeping that bound.
+ */
 #define CAIRN__DEDUP_DEFAULT_WINDOW   4096
-#define CAIRN__DEDUP_DEFAULT_SESSIONS 4096
+#define CAIRN__DEDUP_DEFAULT_SESSIONS 256
 
 /* window: 1 .. 2^20, a power of two; max_sessions >= 1. Returns 0, -EINVAL or -ENOMEM. */
 int cairn__dedup_new(uint32_t window, uint32_t max_sessions, struct cairn__dedup **out);

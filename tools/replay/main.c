@@ -69,7 +69,7 @@ static void usage(FILE *f)
 		"  --max-entities N       default 1048576\n"
 		"  --shards N             default 64 (does not change any hash)\n"
 		"  --dedup-window N       default 4096\n"
-		"  --max-sessions N       default 4096\n"
+		"  --max-sessions N       default 256\n"
 		"\n"
 		"Exit status: 0 done; 1 damage in the log or a snapshot, a record this engine\n"
 		"refuses (the log and this build or these maps disagree), no way to start, or a\n"
