@@ -508,7 +508,8 @@ CAIRN_API int cairn_leaderboard(cairn_client *c, uint32_t hunt_id, uint32_t k,
  * field at in_field; the answer goes to the same place (the daemon reads the input
  * before it writes), its offset and capacity into the fields at out_field and cap_field.
  * On an answer of type `reply`, copies what the reply's (out_offset, out_length) says,
- * at most out_max bytes, into out. *res gets the result whatever it was.
+ * at most out_max bytes, into out. *res gets the result whatever it was, and is all
+ * zeroes when no command went out (no slice could be taken).
  */
 static int path_call(cairn_client *c, struct cairn_msg *m, uint16_t reply, const void *in,
 		     size_t in_len, size_t in_field, size_t out_field, size_t cap_field,
@@ -517,6 +518,7 @@ static int path_call(cairn_client *c, struct cairn_msg *m, uint16_t reply, const
 {
 	/* The daemon may write up to out_max bytes: what the caller can take. */
 	uint64_t start = timeout_ns > 0 ? cairn__now_ns() : 0;
+	memset(res, 0, sizeof(*res));
 	int i = slice_acquire(c, timeout_ns);
 	if (i < 0) {
 		return i;
@@ -638,7 +640,8 @@ static int path_points(cairn_client *c, struct cairn_msg *m, unsigned flags, uns
 			  offsetof(struct cairn_path_reply, out_offset), points,
 			  max < CAIRN_QUERY_SLICE_SIZE ? max : CAIRN_QUERY_SLICE_SIZE, &res,
 			  timeout_ns);
-	if (r == -CAIRN_E_BLOB_TOO_SMALL && info && res.hdr.request_id == m->hdr.request_id) {
+	if (r == -CAIRN_E_BLOB_TOO_SMALL && info && res.hdr.type == CAIRN_MSG_ERROR &&
+	    res.hdr.request_id == m->hdr.request_id) {
 		/* The detail is the bytes the whole answer needs. */
 		struct cairn_error_info e;
 		memcpy(&e, res.payload, sizeof(e));

@@ -1058,6 +1058,7 @@ void *cairnd_apply_main(void *arg)
 	uint64_t last_beat = 0, drain_deadline = 0;
 	unsigned loops = 0;
 
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of lane pointers */
 	a.active = calloc(d->cfg.max_clients, sizeof(a.active[0]));
 	if (!a.active) {
 		cairn__error("apply thread: out of memory");

@@ -190,6 +190,8 @@ static void sample_daemon(struct daemon *d)
 	long pages = 0, rss = 0;
 	FILE *f = fopen("/proc/self/statm", "re");
 	if (f) {
+		/* The kernel's numbers fit a long: fscanf cannot overflow here. */
+		/* NOLINTNEXTLINE(cert-err34-c) */
 		if (fscanf(f, "%ld %ld", &pages, &rss) != 2) {
 			rss = 0;
 		}

@@ -84,7 +84,7 @@ int cairn__graph_build(const struct cairn__map *m, struct cairn__graph **out)
 	size_t row_bytes = (size_t)(m->height + 2) * g->row_words * sizeof(uint64_t);
 	size_t col_bytes = (size_t)(m->width + 2) * g->col_words * sizeof(uint64_t);
 
-	g->node_of = malloc(cells * sizeof(*g->node_of));
+	g->node_of = malloc((cells ? cells : 1) * sizeof(*g->node_of));
 	g->cell_of = malloc((n ? n : 1) * sizeof(*g->cell_of));
 	g->dirs = malloc(n ? n : 1);
 	g->comp = malloc((n ? n : 1) * sizeof(*g->comp));

@@ -607,6 +607,7 @@ int cairn__dedup_save(const struct cairn__dedup *d, uint8_t **buf, size_t *len)
 {
 	size_t size = IMAGE_HEADER + (size_t)d->n_sessions * IMAGE_SESSION +
 		      (size_t)d->n_entries * IMAGE_ENTRY;
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of session pointers */
 	struct session **order = malloc(((size_t)d->n_sessions + 1) * sizeof(*order));
 	uint8_t *img = malloc(size);
 	if (!order || !img) {
@@ -618,6 +619,7 @@ int cairn__dedup_save(const struct cairn__dedup *d, uint8_t **buf, size_t *len)
 	for (struct session *s = d->oldest; s; s = s->newer) {
 		order[n++] = s;
 	}
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of session pointers */
 	qsort(order, n, sizeof(*order), by_id);
 
 	uint8_t *p = img;
@@ -735,6 +737,7 @@ static int restore(struct cairn__dedup *d, const uint8_t *buf, size_t len, struc
 	 * Relink the sessions by latest LSN. Every LSN belongs to one put, so two sessions
 	 * cannot share a latest LSN; an image where they do is not one this code wrote.
 	 */
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of session pointers */
 	qsort(order, n_sessions, sizeof(*order), by_latest_lsn);
 	for (uint32_t i = 1; i < n_sessions; i++) {
 		if (latest_lsn(order[i]) <= latest_lsn(order[i - 1])) {
@@ -763,6 +766,7 @@ int cairn__dedup_restore(struct cairn__dedup *d, const uint8_t *buf, size_t len)
 	if (len < IMAGE_HEADER || n > (len - IMAGE_HEADER) / (IMAGE_SESSION + IMAGE_ENTRY)) {
 		return -CAIRN_E_BAD_SNAPSHOT;
 	}
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of session pointers */
 	struct session **order = malloc(((size_t)n + 1) * sizeof(*order));
 	if (!order) {
 		return -ENOMEM;

@@ -767,6 +767,7 @@ int cairn__data_maps_load(const char *data_dir, struct cairn__map ***maps, uint3
 			return -CAIRN_E_BAD_MAP;
 		}
 	}
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of map pointers */
 	struct cairn__map **out = calloc((size_t)m.n + 1, sizeof(*out));
 	if (!out) {
 		free(m.e);
@@ -832,8 +833,8 @@ static uint64_t next_seq_past_files(const char *dir)
 		uint64_t v = 0;
 		unsigned k = 4;
 		for (; k < 20; k++) {
-			int h = hexval(s[k] >= 'A' && s[k] <= 'F' ? (char)(s[k] - 'A' + 'a')
-								  : s[k]);
+			int h = hexval(
+				(char)(s[k] >= 'A' && s[k] <= 'F' ? s[k] - 'A' + 'a' : s[k]));
 			if (h < 0) {
 				break;
 			}
