@@ -186,7 +186,7 @@ int cairn__map_whole(int fd, bool writable, void **base, uint64_t *size)
 	return r;
 }
 
-static int map_segments(struct cairn__lane *l, int state_fd, int lane_fd)
+int cairn__lane_map(struct cairn__lane *l, int state_fd, int lane_fd)
 {
 	struct cairn__lane_layout lay;
 	int r = cairn__map_whole(state_fd, false, &l->state, &l->state_size);
@@ -296,7 +296,7 @@ int cairn__lane_attach(cairn_client *c, uint32_t resubmitting, uint64_t timeout_
 	l->dedup_window = w.dedup_window;
 	l->resumed = w.resumed;
 	l->durable_lsn = w.durable_lsn;
-	r = map_segments(l, fds[0], fds[1]);
+	r = cairn__lane_map(l, fds[0], fds[1]);
 	/* The mappings keep the memory; the descriptors are not needed any more. */
 	close(fds[0]);
 	close(fds[1]);

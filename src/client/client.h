@@ -325,6 +325,16 @@ int cairn__recv_welcome(int sock, struct cairn_welcome *w, int *fds, int want);
 /* Maps a whole segment received from the daemon, refusing absurd sizes before mmap. */
 int cairn__map_whole(int fd, bool writable, void **base, uint64_t *size);
 
+/*
+ * Maps the state segment (read-only) and the lane segment (read-write) that a welcome
+ * brought, checks both (cairn__state_validate, cairn__lane_validate), and sets up l's
+ * rings, blob arena and the private copies of its commands. The descriptors are not
+ * closed or kept. On failure what was mapped stays in l for cairn__lane_free. Returns 0,
+ * -errno, -ENOMEM or the validators' codes. (cairn__lane_attach calls it; the fuzz
+ * targets call it on segments they make up.)
+ */
+int cairn__lane_map(struct cairn__lane *l, int state_fd, int lane_fd);
+
 /* game.c: a late result of an abandoned call arrived; frees the slice it held, if any. */
 void cairn__slices_late(cairn_client *c, uint64_t request_id);
 

@@ -529,10 +529,9 @@ static uint64_t draw_session(void)
 static void handshake(struct control *c, struct pending *p)
 {
 	struct daemon *d = c->d;
-	struct cairn_hello h;
+	struct cairnd_hello hello;
 	struct cairn__lane_layout lay;
 	char why[256];
-	memcpy(&h, p->buf, sizeof(h));
 
 	if (!allowed(&d->cfg, &p->cred)) {
 		snprintf(why, sizeof(why),
@@ -541,63 +540,33 @@ static void handshake(struct control *c, struct pending *p)
 		refuse(c, p, CAIRN_E_DENIED, why);
 		goto close;
 	}
-	if (h.magic != CAIRN_HELLO_MAGIC ||
-	    (h.flags & ~(uint32_t)(CAIRN_HELLO_SESSION | CAIRN_HELLO_OBSERVE)) != 0 ||
-	    (h.flags & CAIRN_HELLO_SESSION && h.flags & CAIRN_HELLO_OBSERVE)) {
-		refuse(c, p, CAIRN_E_HANDSHAKE, "malformed hello");
+	int code = cairnd_hello_check(p->buf, p->got, &hello, why, sizeof(why));
+	if (code) {
+		refuse(c, p, code, why);
 		goto close;
 	}
-	uint64_t session = 0;
-	if (h.flags & CAIRN_HELLO_SESSION) {
-		struct cairn_hello_session hs;
-		memcpy(&hs, p->buf + sizeof(h), sizeof(hs));
-		if (hs.session_id == 0) {
-			refuse(c, p, CAIRN_E_HANDSHAKE, "session id 0");
-			goto close;
-		}
-		session = hs.session_id;
-		if (session_attached(d, session)) {
-			snprintf(why, sizeof(why), "session %016llx is attached on another lane",
-				 (unsigned long long)session);
-			refuse(c, p, CAIRN_E_SESSION_IN_USE, why);
-			goto close;
-		}
-	}
-	if (h.version_major != CAIRN_PROTO_MAJOR) {
-		snprintf(why, sizeof(why), "protocol %u.%u, this daemon speaks %u.x",
-			 h.version_major, h.version_minor, CAIRN_PROTO_MAJOR);
-		refuse(c, p, CAIRN_E_VERSION, why);
+	const struct cairn_hello *h = &hello.h;
+	uint64_t session = hello.session;
+	if (session && session_attached(d, session)) {
+		snprintf(why, sizeof(why), "session %016llx is attached on another lane",
+			 (unsigned long long)session);
+		refuse(c, p, CAIRN_E_SESSION_IN_USE, why);
 		goto close;
 	}
 	if (c->stopping) {
 		refuse(c, p, CAIRN_E_SHUTTING_DOWN, "shutting down");
 		goto close;
 	}
-	if (h.flags & CAIRN_HELLO_OBSERVE) {
+	if (hello.observe) {
 		/* A monitor: the state segment, read-only, and nothing else. */
 		send_welcome(d, p->fd, 0, NULL, &d->state_fd, 1);
 		cairn__debug("observer pid %d uid %u took the state segment", (int)p->cred.pid,
 			     (unsigned)p->cred.uid);
 		goto close;
 	}
-	/*
-	 * A client can miss the results of at most as many commands as its result ring
-	 * holds, and the exactly-once table keeps that many per session: a larger ring is
-	 * cut down to the window (the lane header tells the client what it got).
-	 */
-	uint32_t res_capacity = h.res_capacity;
-	if (cairn__lane_plan(h.cmd_capacity, res_capacity, h.blob_size, &lay) == 0 &&
-	    d->store.window && lay.res_capacity > d->store.window) {
-		res_capacity = d->store.window;
-	}
-	if (cairn__lane_plan(h.cmd_capacity, res_capacity, h.blob_size, &lay) < 0) {
-		snprintf(why, sizeof(why),
-			 "bad lane request (rings %u/%u slots, arena %u bytes): rings take a power "
-			 "of two from %u to %u slots, the arena at most %u bytes",
-			 h.cmd_capacity, h.res_capacity, h.blob_size,
-			 (unsigned)CAIRN_RING_MIN_CAPACITY, (unsigned)CAIRN_RING_MAX_CAPACITY,
-			 (unsigned)CAIRN_BLOB_MAX_SIZE);
-		refuse(c, p, CAIRN_E_LAYOUT, why);
+	code = cairnd_hello_lane(h, d->store.window, &lay, why, sizeof(why));
+	if (code) {
+		refuse(c, p, code, why);
 		goto close;
 	}
 	/*
@@ -653,7 +622,7 @@ static void handshake(struct control *c, struct pending *p)
 	l->pid = p->cred.pid;
 	l->uid = p->cred.uid;
 	l->gid = p->cred.gid;
-	memcpy(l->name, h.name, CAIRN_NAME_SIZE);
+	memcpy(l->name, h->name, CAIRN_NAME_SIZE);
 	l->name[CAIRN_NAME_SIZE] = '\0';
 	for (char *s = l->name; *s; s++) {
 		if (*s < 0x20 || *s > 0x7e) {
@@ -761,12 +730,7 @@ static void read_hello(struct control *c, struct pending *p)
 	}
 	p->got += (size_t)n;
 	if (p->got == sizeof(struct cairn_hello) && p->want == sizeof(struct cairn_hello)) {
-		struct cairn_hello h;
-		memcpy(&h, p->buf, sizeof(h));
-		if (h.flags & CAIRN_HELLO_SESSION) {
-			p->want += sizeof(struct cairn_hello_session);
-			return;
-		}
+		p->want = cairnd_hello_size(p->buf, p->got);
 	}
 	if (p->got == p->want) {
 		handshake(c, p);

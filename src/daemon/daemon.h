@@ -327,6 +327,32 @@ static inline bool cairnd_in_arena(uint64_t off, uint64_t len, uint64_t size)
 	return off <= size && len <= size - off;
 }
 
+/*
+ * hello.c: the checks of a client's hello, apart from the socket and the lanes.
+ *
+ * cairnd_hello_size says how many bytes the hello whose first got bytes are in buf
+ * takes: a struct cairn_hello, and a struct cairn_hello_session behind it when its
+ * flags say so (sizeof(struct cairn_hello) while got is less than that).
+ *
+ * cairnd_hello_check checks a whole hello of len bytes: its size, magic, flags, session
+ * id and protocol major. Returns 0 with *out filled in, or the protocol error code to
+ * refuse it with (CAIRN_E_HANDSHAKE, CAIRN_E_VERSION) and a sentence in why.
+ *
+ * cairnd_hello_lane plans the lane a hello asks for, its result ring cut down to window
+ * slots when window is not 0 (the exactly-once table keeps that many results per
+ * session). Returns 0 with *lay filled in, or CAIRN_E_LAYOUT and a sentence in why.
+ */
+struct cairnd_hello {
+	struct cairn_hello h;
+	uint64_t session; /* the hello_session's id, or 0 when none came */
+	bool observe;     /* CAIRN_HELLO_OBSERVE: a monitor that wants the state segment only */
+};
+size_t cairnd_hello_size(const void *buf, size_t got);
+int cairnd_hello_check(const void *buf, size_t len, struct cairnd_hello *out, char *why,
+		       size_t whylen);
+int cairnd_hello_lane(const struct cairn_hello *h, uint32_t window, struct cairn__lane_layout *lay,
+		      char *why, size_t whylen);
+
 /* handlers.c: builds the command lookup; called once before the apply thread starts. */
 void cairnd_handlers_init(void);
 

@@ -87,8 +87,8 @@ static void usage(FILE *f)
 		"                         truncate-at-damage: cut the log there and go on (what\n"
 		"                         followed is lost)\n"
 		"  --dedup-window N       results of changes kept per client session for\n"
-		"                         resubmission after a restart, a power of two (default\n"
-		"                         4096); result rings are cut down to it\n"
+		"                         resubmission after a restart, a power of two from 2\n"
+		"                         (default 4096); result rings are cut down to it\n"
 		"  --max-sessions N       client sessions kept in that table, those of clients\n"
 		"                         gone included (default 256); a full session takes\n"
 		"                         about 88 bytes per --dedup-window entry, twice\n"
@@ -446,8 +446,13 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 			break;
 		case OPT_DEDUP_WINDOW:
 		case OPT_MAX_SESSIONS:
+			/*
+			 * Result rings are cut down to the window, and no ring is smaller than
+			 * RING_MIN_CAPACITY: a smaller window would refuse every client.
+			 */
 			if (parse_num(o == OPT_DEDUP_WINDOW ? "--dedup-window" : "--max-sessions",
-				      optarg, 1, 1 << 20, &v) < 0) {
+				      optarg, o == OPT_DEDUP_WINDOW ? CAIRN_RING_MIN_CAPACITY : 1,
+				      1 << 20, &v) < 0) {
 				return -1;
 			}
 			if (o == OPT_DEDUP_WINDOW && (v & (v - 1))) {

@@ -262,8 +262,15 @@ static bool header_verifies(const uint8_t *p, uint64_t salt)
 	       h->header_sum == XXH3_64bits_withSeed(p + 8, REC_HDR - 8, salt);
 }
 
+/*
+ * Whether the record continues the chain. LSN 2^64 - 1 never does: the LSN expected
+ * after it would wrap to 0, and a record claiming 0 would then continue the chain.
+ */
 static bool chain_ok(const struct cairn__wal_reader *r, const struct cairn__wal_rec *h)
 {
+	if (h->lsn == UINT64_MAX) {
+		return false;
+	}
 	if (r->started) {
 		return h->lsn == r->expect && h->prev_sum == r->prev;
 	}
