@@ -313,8 +313,10 @@ int main(int argc, char **argv)
 		retries += st->retries;
 		torn += st->torn;
 	}
-	printf("seqlock: %llu writes, %d reader %s: %.2f s\n", (unsigned long long)writes, READERS,
-	       threads ? "threads" : "processes", (double)(t1 - t0) / 1e9);
+	printf("seqlock: %llu writes, %d reader %s: %.2f s; %llu retries, %llu of them torn "
+	       "copies caught\n",
+	       (unsigned long long)writes, READERS, threads ? "threads" : "processes",
+	       (double)(t1 - t0) / 1e9, (unsigned long long)retries, (unsigned long long)torn);
 	unsigned failed = 0;
 	for (unsigned i = 0; i < READERS; i++) {
 		const struct reader_stats *st = &ctl->stats[i];
