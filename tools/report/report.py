@@ -70,6 +70,23 @@ ROUND_TRIP_TABLE = "round trip, one call at a time"
 THROUGHPUT_TABLE = "throughput, commands in flight"
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def scrub(v):
+    """v with this checkout's path (and the home directory) made relative: the report is
+    committed, and says nothing of where the tree happened to be."""
+    if isinstance(v, str):
+        v = v.replace(ROOT + "/", "").replace(ROOT, ".")
+        home = os.path.expanduser("~")
+        return v.replace(home + "/", "~/") if home not in ("/", "") else v
+    if isinstance(v, list):
+        return [scrub(x) for x in v]
+    if isinstance(v, dict):
+        return {k: scrub(x) for k, x in v.items()}
+    return v
+
+
 def run_bench(bench, cairnd, name, extra, quick):
     cmd = [bench, name, "--json"] + (["--quick"] if quick else extra) + ["--cairnd", cairnd]
     t0 = time.monotonic()
@@ -530,9 +547,10 @@ def main():
         work = os.environ.get("TMPDIR", "/var/tmp")
         run_info = {"uring": probe_uring(a.cairnd, work), "work": work,
                     "filesystem": filesystem_of(work), "date": time.strftime("%Y-%m-%d")}
+    run_info = scrub(run_info)
     uring, work = run_info["uring"], run_info["work"]
     print("report: the log backend here: %s" % uring, file=sys.stderr, flush=True)
-    docs, notes, failed = {}, [], set()
+    docs, notes, raw_notes, failed = {}, [], [], set()
     todo = [b for b in BENCHES if b[0] in only]
     for i, (name, extra) in enumerate(todo, 1):
         print("report: [%d/%d] cairn-bench %s%s ... (%.0f s so far)" % (
@@ -543,20 +561,24 @@ def main():
             if not os.path.exists(path):
                 continue
             with open(path) as f:
-                doc, note, secs, fail = json.load(f), "from %s" % path, 0, False
+                doc, fail = json.load(f), False
+            note, secs = run_info.get("notes", {}).get(name, ("from %s" % path, 0))
         else:
             doc, note, secs, fail = run_bench(a.bench, a.cairnd, name, extra, a.quick)
         if fail:
             failed.add(name)
             print("report: %s %s" % (name, note), file=sys.stderr, flush=True)
         if doc is not None:
+            doc = scrub(doc)
             docs[name] = doc
             with open(os.path.join(a.out, "raw", name + ".json"), "w") as f:
                 json.dump(doc, f, indent=1)
+        raw_notes.append((name, note, secs))
         notes.append((name, "%s (%.0f s)" % (note, secs) if note else "ran in %.0f s" % secs))
     total = run_info.get("total_s", time.monotonic() - t_all)
     if not a.source:
         run_info["total_s"] = total
+        run_info["notes"] = {n: (note, secs) for n, note, secs in raw_notes}
         with open(os.path.join(a.out, "raw", "report.json"), "w") as f:
             json.dump(run_info, f, indent=1)
 
