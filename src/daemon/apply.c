@@ -198,12 +198,10 @@ static void drop_lane(struct applier *a, struct lane *l, const char *why)
 static void evict(struct applier *a, struct lane *l, const struct cairn_msg *cmd,
 		  struct cairn_msg *out)
 {
-	if (cmd->hdr.flags != 0) {
-		cairnd_error_result(cmd, CAIRN_E_BAD_FLAGS, cmd->hdr.flags, out);
-		return;
-	}
-	if (cmd->hdr.length != CAIRN_MSG_EVICT_LEN_MIN) {
-		cairnd_error_result(cmd, CAIRN_E_BAD_LENGTH, cmd->hdr.length, out);
+	uint32_t detail;
+	int code = cairnd_check_header(cmd, &detail);
+	if (code) {
+		cairnd_error_result(cmd, code, detail, out);
 		return;
 	}
 	struct cairn_evict e;
@@ -393,12 +391,10 @@ static void wal_status(struct applier *a, const struct cairn_msg *cmd, struct ca
 	struct daemon *d = a->d;
 	struct cairnd_store *s = &d->store;
 	struct cairn_wal_status w;
-	if (cmd->hdr.flags != 0) {
-		cairnd_error_result(cmd, CAIRN_E_BAD_FLAGS, cmd->hdr.flags, out);
-		return;
-	}
-	if (cmd->hdr.length != CAIRN_MSG_WAL_STATUS_LEN_MIN) {
-		cairnd_error_result(cmd, CAIRN_E_BAD_LENGTH, cmd->hdr.length, out);
+	uint32_t detail;
+	int code = cairnd_check_header(cmd, &detail);
+	if (code) {
+		cairnd_error_result(cmd, code, detail, out);
 		return;
 	}
 	memset(out, 0, sizeof(*out));
@@ -444,13 +440,10 @@ static uint64_t store_command(struct applier *a, struct lane *l, const struct ca
 	struct daemon *d = a->d;
 	struct cairnd_store *s = &d->store;
 	uint16_t t = cmd->hdr.type;
-	uint8_t len = t == CAIRN_MSG_ROLLBACK ? CAIRN_MSG_ROLLBACK_LEN_MIN : 0;
-	if (cmd->hdr.flags != 0) {
-		cairnd_error_result(cmd, CAIRN_E_BAD_FLAGS, cmd->hdr.flags, out);
-		return s->appended;
-	}
-	if (cmd->hdr.length != len) {
-		cairnd_error_result(cmd, CAIRN_E_BAD_LENGTH, cmd->hdr.length, out);
+	uint32_t detail;
+	int code = cairnd_check_header(cmd, &detail);
+	if (code) {
+		cairnd_error_result(cmd, code, detail, out);
 		return s->appended;
 	}
 	if (!s->wal || !l->held) {

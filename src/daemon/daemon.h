@@ -313,6 +313,13 @@ int cairnd_metrics_http_open(struct daemon *d);
 int cairnd_metrics_http_start(struct daemon *d);
 void cairnd_metrics_http_stop(struct daemon *d);
 
+/*
+ * handlers.c: what every command must pass before its payload is read, by the schema: a
+ * known type, no flags, a length within its bounds. Returns 0, or the error code with
+ * *detail the offending value.
+ */
+int cairnd_check_header(const struct cairn_msg *cmd, uint32_t *detail);
+
 /* handlers.c: an ERROR result answering cmd with code and its detail value, into *out. */
 void cairnd_error_result(const struct cairn_msg *cmd, int code, uint32_t detail,
 			 struct cairn_msg *out);

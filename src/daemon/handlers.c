@@ -58,6 +58,25 @@ static const struct cairn__msg_desc *command_desc(uint16_t type)
 	return type < MAX_COMMAND_TYPE ? by_type[type] : NULL;
 }
 
+int cairnd_check_header(const struct cairn_msg *cmd, uint32_t *detail)
+{
+	const struct cairn__msg_desc *desc = command_desc(cmd->hdr.type);
+	if (!desc) {
+		*detail = cmd->hdr.type;
+		return CAIRN_E_UNKNOWN_TYPE;
+	}
+	if (cmd->hdr.flags != 0) {
+		*detail = cmd->hdr.flags;
+		return CAIRN_E_BAD_FLAGS;
+	}
+	if (cmd->hdr.length < desc->len_min || cmd->hdr.length > desc->len_max) {
+		*detail = cmd->hdr.length;
+		return CAIRN_E_BAD_LENGTH;
+	}
+	*detail = 0;
+	return 0;
+}
+
 static void echo_blob(struct lane *l, const struct cairn_msg *cmd, struct cairn_msg *out)
 {
 	struct cairn_echo_blob q;
@@ -105,17 +124,10 @@ void cairnd_handle(struct daemon *d, struct lane *l, const struct cairn_msg *cmd
 static void handle_daemon_command(struct lane *l, const struct cairn_msg *cmd, uint64_t ingress_ns,
 				  struct cairn_msg *out)
 {
-	const struct cairn__msg_desc *desc = command_desc(cmd->hdr.type);
-	if (!desc) {
-		cairnd_error_result(cmd, CAIRN_E_UNKNOWN_TYPE, cmd->hdr.type, out);
-		return;
-	}
-	if (cmd->hdr.flags != 0) {
-		cairnd_error_result(cmd, CAIRN_E_BAD_FLAGS, cmd->hdr.flags, out);
-		return;
-	}
-	if (cmd->hdr.length < desc->len_min || cmd->hdr.length > desc->len_max) {
-		cairnd_error_result(cmd, CAIRN_E_BAD_LENGTH, cmd->hdr.length, out);
+	uint32_t detail;
+	int code = cairnd_check_header(cmd, &detail);
+	if (code) {
+		cairnd_error_result(cmd, code, detail, out);
 		return;
 	}
 	switch (cmd->hdr.type) {

@@ -431,18 +431,9 @@ static int prepare(struct daemon *d, struct lane *l, const struct cairn_msg *cmd
 		   struct cairnd_path_job *j, uint32_t *detail)
 {
 	uint16_t t = cmd->hdr.type;
-	uint8_t len = t == CAIRN_MSG_NEXT_MOVE  ? CAIRN_MSG_NEXT_MOVE_LEN_MIN
-		      : t == CAIRN_MSG_DISTANCE ? CAIRN_MSG_DISTANCE_LEN_MIN
-		      : t == CAIRN_MSG_PATH     ? CAIRN_MSG_PATH_LEN_MIN
-						: CAIRN_MSG_PATH_TO_CLUE_LEN_MIN;
-	*detail = 0;
-	if (cmd->hdr.flags != 0) {
-		*detail = cmd->hdr.flags;
-		return CAIRN_E_BAD_FLAGS;
-	}
-	if (cmd->hdr.length != len) {
-		*detail = cmd->hdr.length;
-		return CAIRN_E_BAD_LENGTH;
+	int code = cairnd_check_header(cmd, detail);
+	if (code) {
+		return code;
 	}
 	/* Everything but the pairs, which only the count of them are copied into. */
 	memset(j, 0, offsetof(struct cairnd_path_job, pairs));

@@ -551,10 +551,10 @@ def main():
     uring, work = run_info["uring"], run_info["work"]
     print("report: the log backend here: %s" % uring, file=sys.stderr, flush=True)
     docs, notes, raw_notes, failed = {}, [], [], set()
-    todo = [b for b in BENCHES if b[0] in only]
-    for i, (name, extra) in enumerate(todo, 1):
+    to_run = [b for b in BENCHES if b[0] in only]
+    for i, (name, extra) in enumerate(to_run, 1):
         print("report: [%d/%d] cairn-bench %s%s ... (%.0f s so far)" % (
-            i, len(todo), name, " --quick" if a.quick else "", time.monotonic() - t_all),
+            i, len(to_run), name, " --quick" if a.quick else "", time.monotonic() - t_all),
             file=sys.stderr, flush=True)
         if a.source:
             path = os.path.join(a.source, "raw", name + ".json")
@@ -642,7 +642,7 @@ def main():
     with open(os.path.join(a.out, "RESULTS.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     print("report: wrote %s (%d of %d benchmarks, %.0f s)" % (
-        os.path.join(a.out, "RESULTS.md"), len(docs), len(todo), total), file=sys.stderr)
+        os.path.join(a.out, "RESULTS.md"), len(docs), len(to_run), total), file=sys.stderr)
     rc = 0
     if failed:
         print("report: failed: %s" % ", ".join(sorted(failed)), file=sys.stderr)
