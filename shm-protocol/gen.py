@@ -8,6 +8,7 @@ Standard library only: the build runs this on any machine with Python 3.
   gen.py SCHEMA --go OUT             Go constants (package cairn)
   gen.py SCHEMA --python OUT         Python constants
   gen.py SCHEMA --js OUT             JavaScript constants (CommonJS)
+  gen.py SCHEMA --js-dts OUT         their TypeScript declarations
   gen.py SCHEMA --encode-vectors DIR write DIR/NAME.bin from every DIR/NAME.json
   gen.py SCHEMA --check-vectors DIR  exit 1 unless every .bin equals its .json encoded
   gen.py SCHEMA --check-bindings DIR exit 1 unless the constants committed in the bindings
@@ -401,6 +402,28 @@ def js_file(s):
     return "".join(o)
 
 
+def js_dts_file(s):
+    """The TypeScript declarations of js_file's module, constant by constant."""
+    def doc_line(doc):
+        return "/** %s */\n" % doc.replace("*/", "*\\/") if doc else ""
+    o = ["// %s\n// The types of protocol.js, beside it.\n\n" % HEADER_NOTE]
+    for _, n, v, doc in lang_items(s):
+        o.append(doc_line(doc))
+        o.append("export declare const %s: %s;\n" % (n, "bigint" if v >= 2 ** 53 else "number"))
+    o.append("\n")
+    o.append(doc_line("Each error code's message, as cairnd and libcairn word it."))
+    o.append("export declare const ERROR_MESSAGES: { readonly [code: number]: string };\n")
+    o.append(doc_line("Each error code's name, without the E_."))
+    o.append("export declare const ERROR_NAMES: { readonly [code: number]: string };\n")
+    o.append(doc_line("A struct field: dotted name, offset, element size, count, signed."))
+    o.append("export type StructField = readonly [name: string, offset: number, size: number, "
+             "count: number, signed: boolean];\n")
+    o.append(doc_line("Every schema struct: its size and fields."))
+    o.append("export declare const STRUCTS: { readonly [name: string]: "
+             "{ readonly size: number; readonly fields: readonly StructField[] } };\n")
+    return "".join(o)
+
+
 def encode_vector(s, vec):
     """Encode a vector's field values into bytes. Fields not named are zero."""
     sname = vec["struct"]
@@ -459,6 +482,7 @@ def main():
     ap.add_argument("--go")
     ap.add_argument("--python")
     ap.add_argument("--js")
+    ap.add_argument("--js-dts")
     ap.add_argument("--encode-vectors", metavar="DIR")
     ap.add_argument("--check-vectors", metavar="DIR")
     ap.add_argument("--check-bindings", metavar="DIR")
@@ -466,7 +490,7 @@ def main():
     try:
         s = Schema(a.schema)
         for path, fn in ((a.c_header, c_header), (a.c_desc, c_desc), (a.go, go_file),
-                         (a.python, py_file), (a.js, js_file)):
+                         (a.python, py_file), (a.js, js_file), (a.js_dts, js_dts_file)):
             if path:
                 write_if_changed(path, fn(s))
         if a.encode_vectors:
@@ -496,7 +520,8 @@ def main():
             bad = 0
             for rel, fn, flag in (("bindings/go/protocol_gen.go", go_file, "--go"),
                                   ("bindings/python/cairn/_protocol.py", py_file, "--python"),
-                                  ("bindings/node/lib/protocol.js", js_file, "--js")):
+                                  ("bindings/node/lib/protocol.js", js_file, "--js"),
+                                  ("bindings/node/lib/protocol.d.ts", js_dts_file, "--js-dts")):
                 path = os.path.join(a.check_bindings, rel)
                 try:
                     with open(path, encoding="utf-8") as f:

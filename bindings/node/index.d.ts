@@ -1,6 +1,8 @@
 // TypeScript declarations of the cairn Node binding (index.js).
 // 64-bit fields are bigint, except game quantities (score, value), which are numbers.
 
+import * as protocolConstants from './lib/protocol';
+
 export interface OpenOptions {
 	/** Command ring slots, a power of two; 0 = 1024. */
 	cmdCapacity?: number;
@@ -202,39 +204,13 @@ export class Client {
 
 export function connect(socketPath?: string | null, options?: OpenOptions): Client;
 
-export type StructField = readonly [name: string, offset: number, size: number, count: number, signed: boolean];
-export const STRUCTS: { readonly [name: string]: { readonly size: number; readonly fields: readonly StructField[] } };
-export const ERROR_MESSAGES: { readonly [code: number]: string };
-export const ERROR_NAMES: { readonly [code: number]: string };
-
 export namespace codec {
 	function decodeRaw(name: string, bytes: Uint8Array): Record<string, number | bigint | Uint8Array | Array<number | bigint>>;
 	function encodeRaw(name: string, values: Record<string, unknown>): Uint8Array;
 }
-export const protocol: { readonly [name: string]: unknown };
+/** The generated protocol constants (lib/protocol.js), also exported one by one below. */
+export const protocol: typeof protocolConstants;
 
-/** Every other constant of lib/protocol.js (MSG_*, E_*, EVENT_*, CLAIM_*, DIR_*, ...). */
-export const PROTO_MAJOR: number;
-export const PROTO_MINOR: number;
-export const PAYLOAD_SIZE: number;
-export const MSG_SIZE: number;
-export const WELCOME_MAGIC: bigint;
-export const DAEMON_RUNNING: number;
-export const CLAIM_NONE: number;
-export const CLAIM_WON: number;
-export const CLAIM_LOST: number;
-export const ENTITY_PLAYER: number;
-export const ENTITY_CLUE: number;
-export const DIR_N: number; export const DIR_NE: number; export const DIR_E: number; export const DIR_SE: number;
-export const DIR_S: number; export const DIR_SW: number; export const DIR_W: number; export const DIR_NW: number;
-export const DIR_NONE: number;
-export const METHOD_AUTO: number; export const METHOD_ASTAR: number; export const METHOD_JPS: number; export const METHOD_TABLE: number;
-export const PATH_WAYPOINTS: number;
-export const EVENT_HUNT_CREATED: number; export const EVENT_HUNT_DESTROYED: number;
-export const EVENT_PLAYER_JOINED: number; export const EVENT_PLAYER_LEFT: number;
-export const EVENT_CLUE_PLACED: number; export const EVENT_CLUE_REMOVED: number;
-export const EVENT_CLUE_CLAIMED: number; export const EVENT_HUNT_ROLLED_BACK: number;
-export const MSG_PING: number; export const MSG_ECHO: number; export const MSG_MOVE: number; export const MSG_ERROR: number;
-export const E_UNKNOWN_HUNT: number; export const E_UNKNOWN_PLAYER: number; export const E_UNKNOWN_CLUE: number;
-export const E_OFF_MAP: number; export const E_BLOCKED: number; export const E_TOO_FAST: number;
-export const E_DISCONNECTED: number; export const E_VERSION: number; export const E_BLOB_TOO_SMALL: number;
+/** Every constant of the protocol (MSG_*, E_*, EVENT_*, CLAIM_*, DIR_*, ...), the error
+ * tables and STRUCTS: generated from shm-protocol/schema.json with lib/protocol.js. */
+export * from './lib/protocol';

@@ -1,6 +1,6 @@
 // Compiled by `npm run typecheck` (tsc --noEmit) against index.d.ts: the declarations
 // must describe a real use of the API.
-import { Client, CairnError, CLAIM_WON, EventFeed, Moved } from '../index';
+import { Client, CairnError, CLAIM_WON, E_TOO_MANY_LANES, ERROR_NAMES, EventFeed, Moved, protocol, STRUCTS } from '../index';
 
 async function use(socket: string): Promise<number> {
 	const c = new Client(socket, { timeoutMs: 1000, cmdCapacity: 64 });
@@ -20,6 +20,8 @@ async function use(socket: string): Promise<number> {
 		c.moveSync(h, 999, 0, 0);
 	} catch (e) {
 		if (e instanceof CairnError && e.codeName === 'UNKNOWN_PLAYER') return e.code;
+		if (e instanceof CairnError && (e.code === E_TOO_MANY_LANES || e.code === protocol.E_TOO_MANY_PLAYERS))
+			return ERROR_NAMES[e.code].length + STRUCTS['msg'].size;
 	}
 	c.close();
 	return path.points.length + (won ? 1 : 0);

@@ -1,6 +1,7 @@
 'use strict';
-// index.d.ts declares every public method of Client and EventFeed (npm run typecheck
-// compiles it; this keeps it from falling behind the code).
+// index.d.ts declares every public method of Client and EventFeed, and every protocol
+// constant (lib/protocol.d.ts, generated); tsc compiles it with a program that uses it,
+// as npm run typecheck does. This keeps the declarations from falling behind the code.
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('fs');
@@ -27,3 +28,27 @@ for (const [name, cls] of [['Client', Client], ['EventFeed', EventFeed]]) {
 		}
 	});
 }
+
+test('lib/protocol.d.ts declares every constant of lib/protocol.js, with its type', () => {
+	const protocol = require('../lib/protocol');
+	const pdts = fs.readFileSync(path.join(__dirname, '..', 'lib', 'protocol.d.ts'), 'utf8');
+	const types = new Map([...pdts.matchAll(/^export declare const (\w+): (.+);$/gm)].map((m) => [m[1], m[2]]));
+	for (const [k, v] of Object.entries(protocol)) {
+		assert.ok(types.has(k), `${k} is not in lib/protocol.d.ts`);
+		if (typeof v === 'number' || typeof v === 'bigint') assert.equal(types.get(k), typeof v, k);
+	}
+	assert.ok(types.has('E_TOO_MANY_LANES') && types.has('E_TOO_MANY_PLAYERS'));
+	assert.match(dts, /^export \* from '\.\/lib\/protocol';$/m, 'index.d.ts re-exports lib/protocol');
+});
+
+test('index.d.ts and a program using it compile (npm run typecheck)', (t) => {
+	const tsc = path.join(__dirname, '..', 'node_modules', '.bin', 'tsc');
+	if (!fs.existsSync(tsc)) {
+		t.skip('typescript is not installed (npm ci installs it)');
+		return;
+	}
+	const { spawnSync } = require('child_process');
+	const r = spawnSync(tsc, ['--noEmit', '--strict', '--target', 'es2020', '--module', 'commonjs',
+		'index.d.ts', 'test-support/types-check.ts'], { cwd: path.join(__dirname, '..'), encoding: 'utf8' });
+	assert.equal(r.status, 0, `tsc failed:\n${r.stdout}${r.stderr}`);
+});
