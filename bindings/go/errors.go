@@ -80,6 +80,7 @@ var (
 	ErrEvicted           = &Error{Code: EEvicted}
 	ErrTooManyPlayers    = &Error{Code: ETooManyPlayers}
 	ErrTooManyLanes      = &Error{Code: ETooManyLanes}
+	ErrLaneMemory        = &Error{Code: ELaneMemory}
 	errProtocolSentinels = []*Error{ErrBadMagic, ErrVersion, ErrLayout, ErrUnknownType,
 		ErrBadLength, ErrBadFlags, ErrBlobRange, ErrBlobTooSmall, ErrDenied,
 		ErrTooManyClients, ErrHandshake, ErrDisconnected, ErrLaneDropped, ErrShuttingDown,
@@ -88,7 +89,7 @@ var (
 		ErrTooManyEntities, ErrBadMap, ErrBadSnapshot, ErrWalFailed, ErrSessionInUse,
 		ErrRollbackRange, ErrRollbackConflict, ErrBusy, ErrNoStore, ErrBadLog,
 		ErrUnreachable, ErrTableNotReady, ErrUnknownClient, ErrEvicted, ErrTooManyPlayers,
-		ErrTooManyLanes}
+		ErrTooManyLanes, ErrLaneMemory}
 )
 
 // Errors of this package that are not protocol codes.

@@ -6,7 +6,7 @@ package cairn
 const ProtoMajor = 1
 
 // ProtoMinor Protocol minor version.
-const ProtoMinor = 6
+const ProtoMinor = 7
 
 // StateMagic "CAIRNST\0" read as a little-endian u64: the first 8 bytes of a state segment.
 const StateMagic = 0x54534E52494143
@@ -569,6 +569,9 @@ const ETooManyPlayers = 1040
 
 // ETooManyLanes this process already holds its maximum number of lanes (cairnd --max-lanes-per-process)
 const ETooManyLanes = 1041
+
+// ELaneMemory the lane would take the daemon's lanes past the shared memory they may hold (cairnd --max-lane-memory): ask for smaller rings or a smaller arena, or later
+const ELaneMemory = 1042
 const StateHeaderSize = 256
 const StateHeaderOffMagic = 0
 const StateHeaderOffVersionMajor = 8
@@ -1178,6 +1181,7 @@ var ErrorMessages = map[int32]string{
 	1039: "an operator evicted this client",
 	1040: "the hunt already holds its maximum number of players (cairnd --max-players-per-hunt)",
 	1041: "this process already holds its maximum number of lanes (cairnd --max-lanes-per-process)",
+	1042: "the lane would take the daemon's lanes past the shared memory they may hold (cairnd --max-lane-memory): ask for smaller rings or a smaller arena, or later",
 }
 
 // ErrorNames maps each protocol error code to its schema name.
@@ -1223,6 +1227,7 @@ var ErrorNames = map[int32]string{
 	1039: "EVICTED",
 	1040: "TOO_MANY_PLAYERS",
 	1041: "TOO_MANY_LANES",
+	1042: "LANE_MEMORY",
 }
 
 // StructField is one scalar field of a struct, arrays flattened to their element.

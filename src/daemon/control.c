@@ -483,6 +483,16 @@ static uint32_t lanes_of_pid(const struct daemon *d, pid_t pid)
 	return n;
 }
 
+/* Bytes of shared memory mapped by the lanes not yet freed (those being released too). */
+static uint64_t lane_bytes(const struct daemon *d)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < d->cfg.max_clients; i++) {
+		n += d->lanes[i].phase != LANE_FREE ? d->lanes[i].size : 0;
+	}
+	return n;
+}
+
 /* Whether a lane that is attached or still being released serves this session. */
 static bool session_attached(const struct daemon *d, uint64_t session)
 {
@@ -580,6 +590,20 @@ static void handshake(struct control *c, struct pending *p)
 			 "pid %d already holds %u lanes, its most (cairnd --max-lanes-per-process)",
 			 (int)p->cred.pid, owned);
 		refuse(c, p, CAIRN_E_TOO_MANY_LANES, why);
+		goto close;
+	}
+	/*
+	 * Lane memory is shared: what the rings and arena take is the daemon's to bound, as a
+	 * hello may ask for ~192 MiB. Lanes still being released count until they are freed.
+	 */
+	uint64_t held = lane_bytes(d);
+	if (held + lay.size > d->cfg.max_lane_bytes) {
+		snprintf(why, sizeof(why),
+			 "the lane takes %.1f MiB and lanes hold %.1f of the %llu MiB allowed "
+			 "(cairnd --max-lane-memory)",
+			 (double)lay.size / (1 << 20), (double)held / (1 << 20),
+			 (unsigned long long)(d->cfg.max_lane_bytes >> 20));
+		refuse(c, p, CAIRN_E_LANE_MEMORY, why);
 		goto close;
 	}
 	struct lane *l = free_lane(d);

@@ -36,6 +36,7 @@ struct cairnd_config {
 	int cpu; /* -1: not pinned */
 	uint32_t max_clients;
 	uint32_t max_lanes_per_process; /* lanes one peer pid may hold (attached) at once */
+	uint64_t max_lane_bytes;        /* shared memory of all lanes not yet freed, together */
 	uint32_t batch;    /* commands taken from one lane per turn */
 	uint64_t spin_ns;  /* apply thread: busy-poll this long before yielding */
 	uint64_t yield_ns; /* then yield this long before sleeping */

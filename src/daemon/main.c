@@ -35,6 +35,9 @@ static void usage(FILE *f)
 		"  --max-lanes-per-process N\n"
 		"                         lanes one client process may hold at once (default\n"
 		"                         16; not applied to peers whose pid we cannot see)\n"
+		"  --max-lane-memory MIB  shared memory all lanes may hold together (default\n"
+		"                         1024); a lane takes its rings and arena: ~1.1 MiB with\n"
+		"                         the defaults, ~192 MiB at the most a hello may ask\n"
 		"  --batch N              commands taken from one lane per turn, 1 to 256 (default "
 		"32)\n"
 		"  --spin-us N            when idle, busy-poll N us before yielding (default 200)\n"
@@ -138,6 +141,7 @@ enum {
 	OPT_CPU,
 	OPT_MAX_CLIENTS,
 	OPT_MAX_LANES_PER_PROCESS,
+	OPT_MAX_LANE_MEMORY,
 	OPT_BATCH,
 	OPT_SPIN,
 	OPT_YIELD,
@@ -209,6 +213,7 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 		{"cpu", required_argument, NULL, OPT_CPU},
 		{"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
 		{"max-lanes-per-process", required_argument, NULL, OPT_MAX_LANES_PER_PROCESS},
+		{"max-lane-memory", required_argument, NULL, OPT_MAX_LANE_MEMORY},
 		{"batch", required_argument, NULL, OPT_BATCH},
 		{"spin-us", required_argument, NULL, OPT_SPIN},
 		{"yield-us", required_argument, NULL, OPT_YIELD},
@@ -266,6 +271,12 @@ static int parse_args(int argc, char **argv, struct cairnd_config *cfg, char *so
 				return -1;
 			}
 			cfg->max_lanes_per_process = (uint32_t)v;
+			break;
+		case OPT_MAX_LANE_MEMORY:
+			if (parse_num("--max-lane-memory", optarg, 1, 1 << 20, &v) < 0) {
+				return -1;
+			}
+			cfg->max_lane_bytes = (uint64_t)v << 20;
 			break;
 		case OPT_BATCH:
 			if (parse_num("--batch", optarg, 1, CAIRND_MAX_BATCH, &v) < 0) {
@@ -578,6 +589,7 @@ int main(int argc, char **argv)
 		.cpu = -1,
 		.max_clients = 64,
 		.max_lanes_per_process = 16,
+		.max_lane_bytes = 1024ull << 20,
 		.batch = 32,
 		.spin_ns = 200 * 1000,
 		.yield_ns = 200 * 1000,

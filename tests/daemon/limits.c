@@ -14,6 +14,9 @@
  *  (e) lane sizes in the hello: rings of RING_MAX_CAPACITY slots and an arena of
  *      BLOB_MAX_SIZE bytes are given, and work; a byte more of arena -> LAYOUT, with a
  *      log line naming the maximum;
+ *  (g) --max-lane-memory: as many default lanes as fit in the budget attach, by the size
+ *      the daemon gives them, the next refused with LANE_MEMORY and a log line naming the
+ *      option; a smaller lane still fits in what is left; a lane closed makes room;
  *  (f) payloads in the arena: MAX_QUERY_ITEMS items per NEAREST_CLUES, PLAYERS_NEAR and
  *      LEADERBOARD answered, one more -> BAD_VALUE; MAX_PATH_BATCH pairs per NEXT_MOVE
  *      and DISTANCE answered; a PATH into exactly the bytes it needs answered, into 8
@@ -302,6 +305,74 @@ static void check_lane_sizes(void)
 	h_stop(d);
 }
 
+/* ---- (g) lane memory ---- */
+
+static void check_lane_memory(void)
+{
+	enum { BUDGET_MIB = 8, MAX = 16 };
+	const uint64_t budget = (uint64_t)BUDGET_MIB << 20;
+	struct h_daemon *d = h_start(H_ARGS("--max-lane-memory", "8", "--durability", "none"));
+	struct cairn_hello h;
+	struct h_raw r[MAX];
+	unsigned n = 0;
+	h_hello_default(&h, "budget");
+	int e;
+	while ((e = h_raw_attach(d->sock, &h, &r[n])) == 0) {
+		ASSERT_TRUE(++n < MAX);
+	}
+	ASSERT_EQ(e, CAIRN_E_LANE_MEMORY);
+	h_raw_close(&r[n]);
+	const uint64_t size = r[0].lane_size;
+	ASSERT_TRUE(size > 0);
+	for (unsigned i = 1; i < n; i++) {
+		ASSERT_UEQ(r[i].lane_size, size);
+	}
+	/* Exactly as many as fit: n lanes fit, n + 1 do not. */
+	ASSERT_UEQ(n, budget / size);
+	ASSERT_TRUE(h_log_has(d, "refused", "--max-lane-memory", 2000));
+	h_ok("(g) --max-lane-memory %d: %u lanes of %llu bytes attached (%llu of %llu bytes), the "
+	     "next -> LANE_MEMORY, logged with the option",
+	     BUDGET_MIB, n, (unsigned long long)size, (unsigned long long)(n * size),
+	     (unsigned long long)budget);
+
+	/* What is left still takes a lane that fits in it: the smallest rings and arena. */
+	struct cairn_hello small;
+	h_hello_default(&small, "small");
+	small.cmd_capacity = CAIRN_RING_MIN_CAPACITY;
+	small.res_capacity = CAIRN_RING_MIN_CAPACITY;
+	small.blob_size = 4096;
+	struct h_raw s;
+	ASSERT_EQ(h_raw_attach(d->sock, &small, &s), 0);
+	const uint64_t small_size = s.lane_size;
+	ASSERT_TRUE(small_size > 0 && n * size + small_size <= budget);
+	struct cairn_msg m, res;
+	ASSERT_OK(cairn_msg_init(&m, CAIRN_MSG_PING, CAIRN_MSG_PING_LEN_MIN));
+	m.hdr.request_id = 7;
+	ASSERT_TRUE(h_raw_push(&s, &m));
+	ASSERT_TRUE(h_raw_pop(&s, &res, 5000));
+	ASSERT_EQ(res.hdr.request_id, 7);
+	h_raw_close(&s);
+
+	/* A lane closed is freed once released: then exactly one more default lane fits. */
+	h_raw_close(&r[0]);
+	uint64_t deadline = h_now_ns() + 2 * SEC;
+	while ((e = h_raw_attach(d->sock, &h, &r[0])) == CAIRN_E_LANE_MEMORY &&
+	       h_now_ns() < deadline) {
+		h_raw_close(&r[0]);
+		h_sleep_us(2000);
+	}
+	ASSERT_EQ(e, 0);
+	ASSERT_EQ(h_raw_attach(d->sock, &h, &r[n]), CAIRN_E_LANE_MEMORY);
+	h_raw_close(&r[n]);
+	for (unsigned i = 0; i < n; i++) {
+		h_raw_close(&r[i]);
+	}
+	h_ok("(g) a lane of %llu bytes still fits in what is left and answers; closing a default "
+	     "lane makes room for exactly one more",
+	     (unsigned long long)small_size);
+	h_stop(d);
+}
+
 /* ---- (f) payloads in the arena ---- */
 
 /* A command of type and length whose payload is the struct at payload. */
@@ -468,6 +539,7 @@ int main(int argc, char **argv)
 	check_players_per_hunt();
 	check_entities();
 	check_lane_sizes();
+	check_lane_memory();
 	check_arena_payloads();
 	h_pass();
 }

@@ -413,6 +413,8 @@ export declare const E_EVICTED: number;
 export declare const E_TOO_MANY_PLAYERS: number;
 /** this process already holds its maximum number of lanes (cairnd --max-lanes-per-process) */
 export declare const E_TOO_MANY_LANES: number;
+/** the lane would take the daemon's lanes past the shared memory they may hold (cairnd --max-lane-memory): ask for smaller rings or a smaller arena, or later */
+export declare const E_LANE_MEMORY: number;
 export declare const STATE_HEADER_SIZE: number;
 export declare const STATE_HEADER_OFF_MAGIC: number;
 export declare const STATE_HEADER_OFF_VERSION_MAJOR: number;

@@ -4,7 +4,7 @@
 /** Protocol major version. */
 exports.PROTO_MAJOR = 1;
 /** Protocol minor version. */
-exports.PROTO_MINOR = 6;
+exports.PROTO_MINOR = 7;
 /** "CAIRNST\0" read as a little-endian u64: the first 8 bytes of a state segment. */
 exports.STATE_MAGIC = 0x54534E52494143n;
 /** "CAIRNLN\0" read as a little-endian u64: the first 8 bytes of a lane segment. */
@@ -413,6 +413,8 @@ exports.E_EVICTED = 1039;
 exports.E_TOO_MANY_PLAYERS = 1040;
 /** this process already holds its maximum number of lanes (cairnd --max-lanes-per-process) */
 exports.E_TOO_MANY_LANES = 1041;
+/** the lane would take the daemon's lanes past the shared memory they may hold (cairnd --max-lane-memory): ask for smaller rings or a smaller arena, or later */
+exports.E_LANE_MEMORY = 1042;
 exports.STATE_HEADER_SIZE = 256;
 exports.STATE_HEADER_OFF_MAGIC = 0;
 exports.STATE_HEADER_OFF_VERSION_MAJOR = 8;
@@ -1021,6 +1023,7 @@ exports.ERROR_MESSAGES = Object.freeze({
   1039: "an operator evicted this client",
   1040: "the hunt already holds its maximum number of players (cairnd --max-players-per-hunt)",
   1041: "this process already holds its maximum number of lanes (cairnd --max-lanes-per-process)",
+  1042: "the lane would take the daemon's lanes past the shared memory they may hold (cairnd --max-lane-memory): ask for smaller rings or a smaller arena, or later",
 });
 
 exports.ERROR_NAMES = Object.freeze({
@@ -1065,6 +1068,7 @@ exports.ERROR_NAMES = Object.freeze({
   1039: "EVICTED",
   1040: "TOO_MANY_PLAYERS",
   1041: "TOO_MANY_LANES",
+  1042: "LANE_MEMORY",
 });
 
 /** Every schema struct: {size, fields: [[dotted field, offset, element size, count, signed]]}. */
