@@ -2,7 +2,8 @@
  * fuzz-gen-corpus DIR: writes the seed corpora of the fuzz targets into DIR/<target>/
  * (tests/fuzz/corpus in the tree; tools/fuzz --seeds runs it). Every seed is made with
  * the project's own code: maps formatted by the map writer, a log written by src/wal and
- * replayed into a replica, the snapshot that replica writes, segments laid out by
+ * replayed into a replica, the snapshots that replica writes, data directories made of
+ * them with the maps cairn__data_maps_record writes, segments laid out by
  * src/shm, hellos and welcomes as libcairn and cairnd build them, and command streams
  * encoded for the decoders of engine.c and lane.c. Wall-clock stamps in file headers are
  * replaced by fixed ones (checksums made again), so that the same build writes the same
@@ -423,7 +424,9 @@ static struct cairn_msg lmsg(uint16_t type, uint8_t len, const void *payload, si
 	m.hdr.type = type;
 	m.hdr.length = len;
 	m.hdr.request_id = 7;
-	memcpy(m.payload, payload, size);
+	if (size) {
+		memcpy(m.payload, payload, size); /* payload may be NULL when size is 0 */
+	}
 	return m;
 }
 
@@ -830,6 +833,248 @@ static void wal_and_snapshot_seeds(void)
 	free(s2);
 }
 
+/* ---- recover: whole data directories ---- */
+
+static const char DATADIR_SEP[8] = {'\n', 'D', 'A', 'T', 'A', 'D', 'I', 'R'};
+
+/* A file of a data directory as recover.c decodes it: kind, name byte, bytes. */
+struct dfile {
+	uint8_t kind; /* 0 segment, 1 snapshot, 2 MANIFEST, 3 map */
+	uint8_t name;
+	const uint8_t *data;
+	size_t len;
+};
+
+static void recover_seed(const char *name, uint8_t flags, uint8_t until, const struct dfile *f,
+			 unsigned n)
+{
+	struct buf b = {0};
+	put8(&b, flags);
+	put8(&b, until);
+	for (unsigned i = 0; i < n; i++) {
+		if (i > 0) {
+			put(&b, DATADIR_SEP, sizeof(DATADIR_SEP));
+		}
+		put8(&b, f[i].kind);
+		put8(&b, f[i].name);
+		put(&b, f[i].data, f[i].len);
+	}
+	emit("recover", name, &b);
+}
+
+/* The snapshot of lsn in DATA/snapshots, its stamp fixed. */
+static uint8_t *snapshot_bytes(const char *data, uint64_t lsn, size_t *len)
+{
+	char path[4300];
+	snprintf(path, sizeof(path), "%s/snapshots/snap-%020" PRIu64 ".snap", data, lsn);
+	uint8_t *snap = read_all(path, len);
+	struct cairn__snap_header h;
+	FZ_SETUP(*len >= sizeof(h), "snapshot shorter than its header");
+	memcpy(&h, snap, sizeof(h));
+	h.created_ns = 1;
+	h.header_sum = XXH3_64bits(&h, offsetof(struct cairn__snap_header, header_sum));
+	memcpy(snap, &h, sizeof(h));
+	return snap;
+}
+
+/* A file of DATA (the maps, as cairn__data_maps_record writes them). */
+static struct dfile data_file(const char *data, const char *name, uint8_t kind, uint8_t id)
+{
+	char path[4300];
+	snprintf(path, sizeof(path), "%s/maps/%s", data, name);
+	struct dfile f = {.kind = kind, .name = id};
+	f.data = read_all(path, &f.len);
+	return f;
+}
+
+static void recover_seeds(void)
+{
+	/* The log of write_log: records 1-9 in segment 1 (batches of three), 10-15 in 2. */
+	char wal[4200];
+	snprintf(wal, sizeof(wal), "%s", scratch("recover-wal"));
+	write_log(wal);
+	/* A writer that opened the log again and wrote nothing: an empty segment 3. */
+	setenv("CAIRN_WAL_TEST_SALT", "5eed5eed00000000", 1);
+	struct cairn__wal_reader *rd;
+	char why[512];
+	FZ_SETUP(cairn__wal_reader_open(wal, 0, &rd, why, sizeof(why)) == 0, why);
+	struct cairn__wal_record r;
+	while (cairn__wal_reader_next(rd, &r) == 1) {
+	}
+	struct cairn__wal_resume resume;
+	cairn__wal_reader_resume(rd, &resume);
+	cairn__wal_reader_close(rd);
+	struct cairn__wal_config wc = {
+		.dir = wal, .backend = CAIRN__WAL_SYNC, .segment_size = 1 << 20};
+	struct cairn__wal *w;
+	FZ_SETUP(cairn__wal_open(&wc, &resume, &w, why, sizeof(why)) == 0, why);
+	FZ_SETUP(cairn__wal_close(w) == 0, "wal close");
+	unsetenv("CAIRN_WAL_TEST_SALT");
+	size_t l1, l2, l3;
+	uint8_t *s1 = segment_bytes(wal, 1, &l1);
+	uint8_t *s2 = segment_bytes(wal, 2, &l2);
+	uint8_t *s3 = segment_bytes(wal, 3, &l3);
+
+	/* Snapshots a replica of the log takes at LSN 3, 9 and 15, and the maps recorded. */
+	const char *data = scratch("recover-data");
+	struct cairn__engine_config cfg;
+	fz_engine_config(&cfg);
+	struct cairn__replica rep;
+	FZ_SETUP(cairn__replica_new(&cfg, 16, 8, &rep) == 0, "replica_new");
+	FZ_SETUP(cairn__wal_reader_open(wal, 0, &rd, why, sizeof(why)) == 0, why);
+	while (cairn__wal_reader_next(rd, &r) == 1) {
+		FZ_SETUP(cairn__replica_apply(&rep, &r, NULL, why, sizeof(why)) == 0, why);
+		if (r.lsn == 3 || r.lsn == 9 || r.lsn == 15) {
+			FZ_SETUP(cairn__replica_snapshot(&rep, data, 8, why, sizeof(why)) == 0,
+				 why);
+		}
+	}
+	cairn__wal_reader_close(rd);
+	cairn__replica_free(&rep);
+	FZ_SETUP(cairn__data_maps_record(data, fz_maps(), FZ_N_MAPS, why, sizeof(why)) == 0, why);
+	size_t n3, n9, n15;
+	uint8_t *p3 = snapshot_bytes(data, 3, &n3);
+	uint8_t *p9 = snapshot_bytes(data, 9, &n9);
+	uint8_t *p15 = snapshot_bytes(data, 15, &n15);
+
+	struct dfile seg1 = {0, 0, s1, l1}, seg2 = {0, 0, s2, l2}, seg3 = {0, 0, s3, l3};
+	struct dfile snap3 = {1, 0, p3, n3}, snap9 = {1, 0, p9, n9}, snap15 = {1, 0, p15, n15};
+	struct dfile full[5] = {data_file(data, "MANIFEST", 2, 0), data_file(data, "0.map", 3, 0),
+				data_file(data, "1.map", 3, 1), data_file(data, "2.map", 3, 2),
+				data_file(data, "3.map", 3, 3)};
+	/*
+	 * Most seeds give the map files empty, which recover.c reads as the kit's map of that
+	 * id formatted by the map writer: the bytes recorded here, as checked.
+	 */
+	struct dfile maps[5] = {full[0]};
+	for (unsigned i = 1; i < 5; i++) {
+		char *text;
+		size_t len;
+		FZ_SETUP(cairn__map_format(fz_maps()[i - 1], &text, &len) == 0, "map_format");
+		FZ_SETUP(len == full[i].len && memcmp(text, full[i].data, len) == 0,
+			 "a recorded map file is not the map writer's text");
+		free(text);
+		maps[i] = (struct dfile){3, (uint8_t)(i - 1), NULL, 0};
+	}
+	struct dfile f[12];
+	unsigned n = 0;
+#define ADD(x) (f[n++] = (x))
+#define ADD_MAPS()                                                                                 \
+	do {                                                                                       \
+		for (unsigned i = 0; i < 5; i++) {                                                 \
+			ADD(maps[i]);                                                              \
+		}                                                                                  \
+	} while (0)
+
+	/* The whole directory: the log in two segments, a snapshot between, the map files. */
+	n = 0;
+	for (unsigned i = 0; i < 5; i++) {
+		ADD(full[i]);
+	}
+	ADD(seg1);
+	ADD(snap9);
+	ADD(seg2);
+	recover_seed("log-snapshot-map-files", 0x00, 0, f, n);
+	/* The same, the map files given as the kit's. */
+	n = 0;
+	ADD_MAPS();
+	ADD(seg1);
+	ADD(snap9);
+	ADD(seg2);
+	recover_seed("log-snapshot-maps", 0x00, 0, f, n);
+	/* The same with every fix-up asked for (they change nothing) and a stop at LSN 12. */
+	recover_seed("log-snapshot-maps-fixed", 0xff, 12, f, n);
+
+	/* A torn tail: the last record half written. */
+	f[n - 1].len = l2 - 40;
+	recover_seed("torn-tail", 0x00, 0, f, n);
+
+	/* An empty segment after the last record, as a writer that stopped at once leaves. */
+	n = 0;
+	ADD_MAPS();
+	ADD(seg1);
+	ADD(seg2);
+	ADD(seg3);
+	ADD(snap9);
+	recover_seed("empty-trailing-segment", 0x00, 0, f, n);
+
+	/* No snapshot: the log from LSN 1. */
+	n = 0;
+	ADD_MAPS();
+	ADD(seg1);
+	ADD(seg2);
+	recover_seed("no-snapshot", 0x00, 5, f, n);
+
+	/* Snapshots ahead of the log (LSN 15 with the first segment only), and of 9. */
+	n = 0;
+	ADD(seg1);
+	ADD(snap15);
+	ADD(snap9);
+	recover_seed("snapshot-ahead", 0x00, 0, f, n);
+
+	/* Three snapshots, no MANIFEST (the engine kit's maps, the same). */
+	n = 0;
+	ADD(snap3);
+	ADD(snap9);
+	ADD(snap15);
+	ADD(seg1);
+	ADD(seg2);
+	recover_seed("three-snapshots", 0x00, 0, f, n);
+
+	/* A pruned log: segment 2 alone (LSN 10 on), continuing the snapshot of 9. */
+	n = 0;
+	ADD_MAPS();
+	ADD(snap9);
+	seg2.name = 1; /* sequence number 2 */
+	ADD(seg2);
+	recover_seed("pruned", 0x00, 0, f, n);
+	seg2.name = 0;
+
+	/* Damage in the middle: a bit of LSN 5's body flipped; a snapshot before it. */
+	uint8_t *t = malloc(l1);
+	FZ_SETUP(t, "out of memory");
+	memcpy(t, s1, l1);
+	size_t rec = cairn__wal_rec_size(sizeof(struct cairn__wal_command));
+	t[CAIRN__WAL_SEG_HEADER + 4 * rec + CAIRN__WAL_REC_HEADER + 20] ^= 4;
+	n = 0;
+	ADD_MAPS();
+	ADD(snap3);
+	f[n++] = (struct dfile){0, 0, t, l1};
+	ADD(seg2);
+	recover_seed("damaged", 0x00, 0, f, n);
+
+	/* A snapshot of another log: its chain link changed (header checksum made right). */
+	uint8_t *o = malloc(n9);
+	FZ_SETUP(o, "out of memory");
+	memcpy(o, p9, n9);
+	struct cairn__snap_header h;
+	memcpy(&h, o, sizeof(h));
+	h.prev_sum ^= 1;
+	h.header_sum = XXH3_64bits(&h, offsetof(struct cairn__snap_header, header_sum));
+	memcpy(o, &h, sizeof(h));
+	n = 0;
+	ADD_MAPS();
+	ADD(snap3);
+	f[n++] = (struct dfile){1, 0, o, n9};
+	ADD(seg1);
+	ADD(seg2);
+	recover_seed("foreign-snapshot", 0x00, 0, f, n);
+#undef ADD
+#undef ADD_MAPS
+
+	free(o);
+	free(t);
+	for (unsigned i = 0; i < 5; i++) {
+		free((void *)full[i].data);
+	}
+	free(p3);
+	free(p9);
+	free(p15);
+	free(s1);
+	free(s2);
+	free(s3);
+}
+
 /* ---- attach ---- */
 
 static const char ATTACH_SEP[8] = {'\n', 'A', 'T', 'T', 'A', 'C', 'H', '\n'};
@@ -1006,6 +1251,7 @@ int main(int argc, char **argv)
 	engine_seeds();
 	lane_seeds();
 	wal_and_snapshot_seeds();
+	recover_seeds();
 	attach_seeds();
 	state_seeds();
 	printf("seed corpora written into %s\n", out_dir);
