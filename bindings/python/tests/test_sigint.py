@@ -11,6 +11,9 @@ import pytest
 CHILD = r"""
 import os, signal, sys, time
 import cairn
+# A shell without job control starts background commands with SIGINT ignored, and Python
+# then leaves it ignored: take Ctrl-C as an interactive Python does, wherever we run.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 c = cairn.Client(sys.argv[1])
 what = sys.argv[2]
 hid = c.hunt_create().hunt_id
