@@ -27,7 +27,6 @@
  *  - segments the validators accept are used as they say without a fault: both rings
  *    take a message and give it back.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -46,21 +45,6 @@
 #define SEAL_LANE  0x40 /* the lane is sealed against writable mappings */
 
 static const char SEP[8] = {'\n', 'A', 'T', 'T', 'A', 'C', 'H', '\n'};
-
-/* Descriptors open now: what a run must leave as it found it. */
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	if (!d) {
-		return -1;
-	}
-	int n = 0;
-	while (readdir(d)) {
-		n++;
-	}
-	closedir(d);
-	return n;
-}
 
 static void check_hello(const uint8_t *buf, size_t got, uint32_t window)
 {
@@ -265,7 +249,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Windows cairnd accepts (--dedup-window): none, the smallest, one that cuts, the default.
 	 */
 	static const uint32_t windows[4] = {0, CAIRN_RING_MIN_CAPACITY, 64, 4096};
-	int fds_before = open_fds();
+	int fds_before = fz_open_fds();
 	struct fz f = fz_init(data, size);
 	uint8_t flags = fz_u8(&f);
 	size_t hlen, wlen, slen, llen;
@@ -284,7 +268,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_welcome(welcome, wlen, flags & NFDS_MASK, state_fd, lane_fd);
 	close(state_fd);
 	close(lane_fd);
-	FZ_CHECK(open_fds() == fds_before, "%d descriptors open after the attach, %d before",
-		 open_fds(), fds_before);
+	FZ_CHECK(fz_open_fds() == fds_before, "%d descriptors open after the attach, %d before",
+		 fz_open_fds(), fds_before);
 	return 0;
 }

@@ -1,5 +1,6 @@
 /*
- * The helpers of fuzz.h that are not inline: input splitting and the scratch directory.
+ * The helpers of fuzz.h that are not inline: input splitting, the scratch directory and
+ * the count of open descriptors.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -142,4 +143,18 @@ void fz_write_file(const char *dir, const char *name, const void *data, size_t l
 		len -= (size_t)w;
 	}
 	close(fd);
+}
+
+int fz_open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d) {
+		return -1;
+	}
+	int n = 0;
+	while (readdir(d)) {
+		n++;
+	}
+	closedir(d);
+	return n;
 }

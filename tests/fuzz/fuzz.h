@@ -134,4 +134,7 @@ void fz_clear_dir(const char *dir);
 /* Writes len bytes into dir/name, replacing it. Aborts if it cannot (not the input's doing). */
 void fz_write_file(const char *dir, const char *name, const void *data, size_t len);
 
+/* Descriptors this process has open now (-1 if it cannot tell): a run must leave as many. */
+int fz_open_fds(void);
+
 #endif

@@ -55,6 +55,7 @@
 
 #include "engine_kit.h"
 #include "fuzz.h"
+#include "segment_kit.h"
 #include "store/recover.h"
 #include "store/snapshot.h"
 #include "wal/backend.h"
@@ -141,13 +142,10 @@ static void fix_segment(struct datadir *d, struct file *s, uint8_t flags, uint64
 	if (s->len < sizeof(h)) {
 		return;
 	}
-	memcpy(&h, s->data, sizeof(h));
 	if (flags & FIX_SEGMENTS) {
-		h.seq = s->seq;
-		h.header_sum = XXH3_64bits_withSeed(
-			&h, offsetof(struct cairn__wal_seg_header, header_sum), 0);
-		memcpy(s->data, &h, sizeof(h));
+		fz_fix_wal_seg_header(s->data, s->len, s->seq);
 	}
+	memcpy(&h, s->data, sizeof(h));
 	uint64_t off = CAIRN__WAL_SEG_HEADER;
 	while (s->len - off >= CAIRN__WAL_REC_HEADER) {
 		struct cairn__wal_rec rec;
@@ -772,24 +770,9 @@ static void cut_and_again(const char *dir, const struct cairn__engine_config *cf
 	outcome_free(&again);
 }
 
-/* Descriptors open now: what a run must leave as it found it. */
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	if (!d) {
-		return -1;
-	}
-	int n = 0;
-	while (readdir(d)) {
-		n++;
-	}
-	closedir(d);
-	return n;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	int fds_before = open_fds();
+	int fds_before = fz_open_fds();
 	const char *dir = fz_tmpdir();
 	fz_clear_dir(dir);
 	struct datadir *d = calloc(1, sizeof(*d));
@@ -885,7 +868,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	datadir_free(d);
 	free(d);
 	fz_clear_dir(dir);
-	FZ_CHECK(open_fds() == fds_before, "%d descriptors open after the recoveries, %d before",
-		 open_fds(), fds_before);
+	FZ_CHECK(fz_open_fds() == fds_before, "%d descriptors open after the recoveries, %d before",
+		 fz_open_fds(), fds_before);
 	return 0;
 }

@@ -2,10 +2,16 @@
  * Segments as cairnd makes them (segment_kit.h).
  */
 #include "segment_kit.h"
+
+#include <stddef.h>
+#include <string.h>
+#include <xxhash.h>
+
 #include "cairn/protocol.h"
 #include "engine/engine.h"
 #include "engine_kit.h"
 #include "fuzz.h"
+#include "wal/format.h"
 
 uint8_t *fz_state_segment(size_t *size)
 {
@@ -44,4 +50,17 @@ uint8_t *fz_lane_segment(uint32_t cmd_capacity, uint32_t res_capacity, uint32_t 
 	memset(base, 0, lay->size);
 	cairn__lane_init(base, lay, 3, 7);
 	return base;
+}
+
+void fz_fix_wal_seg_header(uint8_t *data, size_t len, uint64_t seq)
+{
+	struct cairn__wal_seg_header h;
+	if (len < sizeof(h)) {
+		return;
+	}
+	memcpy(&h, data, sizeof(h));
+	h.seq = seq;
+	h.header_sum =
+		XXH3_64bits_withSeed(&h, offsetof(struct cairn__wal_seg_header, header_sum), 0);
+	memcpy(data, &h, sizeof(h));
 }

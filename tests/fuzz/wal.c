@@ -29,6 +29,7 @@
 
 #include "engine_kit.h"
 #include "fuzz.h"
+#include "segment_kit.h"
 #include "store/recover.h"
 #include "wal/backend.h"
 #include "wal/format.h"
@@ -64,13 +65,10 @@ static void fix_segment(struct seg *s, uint8_t flags, uint64_t *prev)
 	if (s->len < sizeof(h)) {
 		return;
 	}
-	memcpy(&h, s->data, sizeof(h));
 	if (flags & FIX_SEGMENTS) {
-		h.seq = s->seq;
-		h.header_sum = XXH3_64bits_withSeed(
-			&h, offsetof(struct cairn__wal_seg_header, header_sum), 0);
-		memcpy(s->data, &h, sizeof(h));
+		fz_fix_wal_seg_header(s->data, s->len, s->seq);
 	}
+	memcpy(&h, s->data, sizeof(h));
 	if (!(flags & FIX_RECORDS)) {
 		return;
 	}
